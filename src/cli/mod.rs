@@ -1,0 +1,95 @@
+//! The command line: `serve`, `migrate`, `users`, `tokens`, `import`.
+
+mod admin;
+mod import;
+mod serve;
+
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+use tracing_subscriber::EnvFilter;
+
+/// Self-hosted call records for AI voice agents, served over Famulor's call-records API.
+#[derive(Debug, Parser)]
+#[command(name = "callbase", version)]
+pub struct Cli {
+    /// Database URL: `sqlite://PATH` (embedded, the default).
+    #[arg(long, env = "CALLBASE_DATABASE_URL", default_value = "sqlite://callbase.db", global = true, hide_env_values = true)]
+    pub database_url: String,
+
+    /// Log format on stderr: `text` or `json`. Levels come from `RUST_LOG`.
+    #[arg(long, env = "CALLBASE_LOG_FORMAT", default_value = "text", global = true)]
+    pub log_format: LogFormat,
+
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Clone, Copy, clap::ValueEnum)]
+pub enum LogFormat {
+    Text,
+    Json,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run the HTTP API.
+    Serve(serve::ServeArgs),
+    /// Create the database or bring its schema up to date, then exit.
+    Migrate,
+    /// Manage users.
+    #[command(subcommand)]
+    Users(admin::UsersCommand),
+    /// Manage API tokens.
+    #[command(subcommand)]
+    Tokens(admin::TokensCommand),
+    /// Import call records (NDJSON, or a JSON document with a `data` array).
+    Import(import::ImportArgs),
+}
+
+/// Parses arguments, runs the command, and maps its outcome to an exit code.
+pub fn main() -> ExitCode {
+    let cli = Cli::parse();
+    init_logging(cli.log_format, matches!(cli.command, Command::Serve(_)));
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(runtime) => runtime,
+        Err(err) => {
+            eprintln!("error: cannot start the async runtime: {err}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(run(cli)) {
+        Ok(code) => code,
+        Err(err) => {
+            eprintln!("error: {err:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
+    let url = cli.database_url;
+    match cli.command {
+        Command::Serve(args) => serve::run(&url, args).await,
+        Command::Migrate => {
+            crate::store::connect(&url).await?;
+            println!("database {} is up to date", crate::store::redact_url(&url));
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Users(command) => admin::users(&url, command).await,
+        Command::Tokens(command) => admin::tokens(&url, command).await,
+        Command::Import(args) => import::run(&url, args).await,
+    }
+}
+
+/// Logs go to stderr so that stdout stays clean for scripts (`tokens create`).
+/// The server logs at `info` by default, the other commands at `warn`.
+fn init_logging(format: LogFormat, serving: bool) {
+    let default = if serving { "info" } else { "warn" };
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(default));
+    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    let _ = match format {
+        LogFormat::Text => builder.try_init(),
+        LogFormat::Json => builder.json().flatten_event(true).try_init(),
+    };
+}

@@ -1,0 +1,65 @@
+//! `callbase serve`.
+
+use std::net::SocketAddr;
+use std::process::ExitCode;
+use std::time::Duration;
+
+use clap::Args;
+
+use crate::app::{self, Settings};
+
+#[derive(Debug, Args)]
+pub struct ServeArgs {
+    /// Address to listen on.
+    #[arg(long, env = "CALLBASE_LISTEN", default_value = "127.0.0.1:8080")]
+    pub listen: SocketAddr,
+
+    /// Base URL clients use to reach callbase, for the paginator's page URLs
+    /// (default `http://<listen address>`).
+    #[arg(long, env = "CALLBASE_PUBLIC_URL")]
+    pub public_url: Option<String>,
+
+    /// On an empty database, create a demo user, a token and about 2,000
+    /// realistic calls; print the token and a curl command.
+    #[arg(long)]
+    pub demo: bool,
+
+    /// Requests per user per minute (answered 429 beyond); 0 switches it off.
+    #[arg(long, env = "CALLBASE_RATE_LIMIT", default_value_t = 1000)]
+    pub rate_limit: u64,
+
+    /// Seconds a request may take before it is answered 503.
+    #[arg(long, env = "CALLBASE_REQUEST_TIMEOUT", default_value_t = 30)]
+    pub request_timeout: u64,
+
+    /// Largest request body accepted, in bytes (413 beyond).
+    #[arg(long, env = "CALLBASE_MAX_BODY_BYTES", default_value_t = 1024 * 1024)]
+    pub max_body_bytes: usize,
+}
+
+pub async fn run(database_url: &str, args: ServeArgs) -> anyhow::Result<ExitCode> {
+    let store = crate::store::connect(database_url).await?;
+    let listener = tokio::net::TcpListener::bind(args.listen)
+        .await
+        .map_err(|e| anyhow::anyhow!("cannot listen on {}: {e}", args.listen))?;
+    let local = listener.local_addr()?;
+    let public_url = args.public_url.clone().unwrap_or_else(|| format!("http://{local}"));
+
+    if args.demo {
+        let demo = crate::demo::ensure(store.as_ref()).await?;
+        println!("{}", demo.instructions(&public_url));
+    }
+
+    let mut settings = Settings::new(public_url);
+    settings.rate_limit_per_minute = args.rate_limit;
+    settings.limits.request_timeout = Duration::from_secs(args.request_timeout.max(1));
+    settings.limits.max_body_bytes = args.max_body_bytes;
+    tracing::info!(
+        listen = %local,
+        public_url = %settings.public_url,
+        database = %crate::store::redact_url(database_url),
+        "callbase is serving"
+    );
+    app::serve(listener, store, settings, app::shutdown_signal()).await?;
+    Ok(ExitCode::SUCCESS)
+}

@@ -1,0 +1,85 @@
+//! Timestamps: stored as Unix seconds (UTC), shown as RFC 3339 with `Z`, whole seconds.
+
+use time::format_description::well_known::Rfc3339;
+use time::macros::format_description;
+use time::{Date, OffsetDateTime, PrimitiveDateTime, UtcOffset};
+
+/// Formats Unix seconds as `2024-01-15T10:30:00Z`.
+pub fn format_rfc3339(unix: i64) -> String {
+    let at = OffsetDateTime::from_unix_timestamp(unix).unwrap_or(OffsetDateTime::UNIX_EPOCH);
+    let format = format_description!("[year]-[month]-[day]T[hour]:[minute]:[second]Z");
+    at.format(&format).unwrap_or_default()
+}
+
+/// Reads a timestamp as clients and exports write it: RFC 3339 with any offset or
+/// fraction (`2024-01-15T10:30:00Z`, `2024-01-15T10:30:00.000000Z`,
+/// `2024-01-15T12:30:00+02:00`), or Famulor's `2025-08-04 14:30:00`, taken as UTC.
+/// Fractions of a second are dropped: the contract keeps whole seconds.
+pub fn parse_timestamp(text: &str) -> Option<i64> {
+    if let Ok(at) = OffsetDateTime::parse(text, &Rfc3339) {
+        return Some(at.unix_timestamp());
+    }
+    let plain = format_description!(
+        version = 2,
+        "[year]-[month]-[day][first [T] [ ]][hour]:[minute]:[second][optional [.[subsecond]]]"
+    );
+    PrimitiveDateTime::parse(text, &plain)
+        .ok()
+        .map(|at| at.assume_offset(UtcOffset::UTC).unix_timestamp())
+}
+
+/// Parses a strict `YYYY-MM-DD` calendar date (Laravel's `date_format:Y-m-d`).
+pub fn parse_day(text: &str) -> Option<Date> {
+    let bytes = text.as_bytes();
+    if bytes.len() != 10 || bytes[4] != b'-' || bytes[7] != b'-' {
+        return None;
+    }
+    Date::parse(text, format_description!("[year]-[month]-[day]")).ok()
+}
+
+/// Unix seconds of the day's first second, 00:00:00 UTC.
+pub fn day_start(day: Date) -> i64 {
+    day.midnight().assume_utc().unix_timestamp()
+}
+
+/// Unix seconds of the day's last second, 23:59:59 UTC.
+pub fn day_end(day: Date) -> i64 {
+    day_start(day) + 86_399
+}
+
+/// Now, as Unix seconds.
+pub fn now_unix() -> i64 {
+    OffsetDateTime::now_utc().unix_timestamp()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn formats_and_parses() {
+        assert_eq!(format_rfc3339(1_705_314_600), "2024-01-15T10:30:00Z");
+        for text in [
+            "2024-01-15T10:30:00Z",
+            "2024-01-15T10:30:00.000000Z",
+            "2024-01-15T12:30:00+02:00",
+            "2024-01-15 10:30:00",
+            "2024-01-15T10:30:00",
+        ] {
+            assert_eq!(parse_timestamp(text), Some(1_705_314_600), "{text}");
+        }
+        assert_eq!(parse_timestamp("2024-01-15"), None);
+        assert_eq!(parse_timestamp("yesterday"), None);
+    }
+
+    #[test]
+    fn days_are_strict() {
+        assert!(parse_day("2024-02-29").is_some());
+        for bad in ["2023-02-29", "2024-1-05", "2024-01-5", "24-01-05", "2024/01/05", "2024-01-05T00:00:00Z", ""] {
+            assert!(parse_day(bad).is_none(), "{bad}");
+        }
+        let day = parse_day("2024-01-15").expect("valid");
+        assert_eq!(day_start(day), 1_705_276_800);
+        assert_eq!(day_end(day), 1_705_363_199);
+    }
+}

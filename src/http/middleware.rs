@@ -1,0 +1,81 @@
+//! Cross-cutting layers: request ids, tracing, limits, and JSON bodies for the
+//! answers that the framework produces itself.
+
+use axum::Router;
+use axum::body::Body;
+use axum::extract::DefaultBodyLimit;
+use axum::extract::Request;
+use axum::http::{HeaderName, StatusCode, header};
+use axum::middleware::{self, Next};
+use axum::response::Response;
+use tower::ServiceBuilder;
+use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
+use tower_http::timeout::TimeoutLayer;
+use tower_http::trace::{DefaultOnResponse, TraceLayer};
+use tracing::Level;
+
+use super::Limits;
+use super::error::message;
+
+const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
+
+/// Wraps every route in the layers below, outermost first.
+pub fn apply(router: Router, limits: Limits) -> Router {
+    let max_uri = limits.max_uri_bytes;
+    let layers = ServiceBuilder::new()
+        .layer(SetRequestIdLayer::new(REQUEST_ID, MakeRequestUuid))
+        .layer(PropagateRequestIdLayer::new(REQUEST_ID))
+        .layer(
+            TraceLayer::new_for_http()
+                .make_span_with(|request: &Request| {
+                    let request_id = request.headers().get(REQUEST_ID).and_then(|v| v.to_str().ok()).unwrap_or("-");
+                    // The query string can carry phone numbers: log the path only.
+                    tracing::info_span!(
+                        "request",
+                        request.id = %request_id,
+                        method = %request.method(),
+                        path = %request.uri().path(),
+                        user.id = tracing::field::Empty,
+                    )
+                })
+                .on_response(DefaultOnResponse::new().level(Level::INFO)),
+        )
+        .layer(middleware::from_fn(json_errors))
+        .layer(middleware::from_fn(move |request: Request, next: Next| check_uri(max_uri, request, next)))
+        .layer(TimeoutLayer::with_status_code(StatusCode::SERVICE_UNAVAILABLE, limits.request_timeout))
+        // Enforced by axum's body extractors, which answer 413 past it.
+        .layer(DefaultBodyLimit::max(limits.max_body_bytes));
+    router.layer(layers)
+}
+
+/// 414 for request targets longer than the limit.
+async fn check_uri(max: usize, request: Request, next: Next) -> Response {
+    let length = request.uri().path_and_query().map_or(0, |pq| pq.as_str().len());
+    if length > max {
+        return message(StatusCode::URI_TOO_LONG, "URI Too Long");
+    }
+    next.run(request).await
+}
+
+/// Every body is JSON (CONTRACT §1): answers made by the framework or by
+/// tower-http layers (413, 503 on timeout, ...) get a `{"message"}` body.
+async fn json_errors(request: Request<Body>, next: Next) -> Response {
+    let response = next.run(request).await;
+    let is_json = response
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("application/json"));
+    let status = response.status();
+    if is_json || !(status.is_client_error() || status.is_server_error()) {
+        return response;
+    }
+    let text = status.canonical_reason().unwrap_or("Error");
+    let mut replaced = message(status, text);
+    for (name, value) in response.headers() {
+        if name != header::CONTENT_TYPE && name != header::CONTENT_LENGTH {
+            replaced.headers_mut().insert(name, value.clone());
+        }
+    }
+    replaced
+}

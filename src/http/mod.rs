@@ -1,0 +1,96 @@
+//! The HTTP layer: routes, middleware, error mapping. Handlers translate between
+//! the wire and the domain; storage is reached through [`Store`].
+
+pub mod auth;
+mod calls;
+pub mod error;
+mod middleware;
+mod owned;
+pub mod views;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::extract::{OriginalUri, State};
+use axum::http::{Method, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{MethodRouter, get};
+use axum::{Router, middleware as axum_mw};
+
+use self::auth::RateLimiter;
+use self::error::{ApiError, json_response, message};
+use crate::store::Store;
+
+/// Everything a handler may use. Cheap to clone.
+#[derive(Clone)]
+pub struct AppState {
+    pub store: Arc<dyn Store>,
+    /// Base of the paginator URLs, without a trailing slash.
+    pub public_url: Arc<str>,
+    pub limiter: Arc<RateLimiter>,
+}
+
+impl AppState {
+    /// The public URL of a route.
+    pub fn url(&self, route: &str) -> String {
+        format!("{}{route}", self.public_url)
+    }
+}
+
+/// HTTP limits, from the command line.
+#[derive(Debug, Clone, Copy)]
+pub struct Limits {
+    pub request_timeout: Duration,
+    pub max_body_bytes: usize,
+    pub max_uri_bytes: usize,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Self { request_timeout: Duration::from_secs(30), max_body_bytes: 1024 * 1024, max_uri_bytes: 8 * 1024 }
+    }
+}
+
+/// A method router whose unsupported methods answer Laravel's 405.
+fn route(methods: MethodRouter<AppState>, allowed: &'static str) -> MethodRouter<AppState> {
+    methods.fallback(move |method: Method, OriginalUri(uri): OriginalUri| async move {
+        ApiError::MethodNotAllowed {
+            method: method.to_string(),
+            path: uri.path().trim_start_matches('/').to_owned(),
+            allowed,
+        }
+    })
+}
+
+/// The whole application.
+pub fn router(state: AppState, limits: Limits) -> Router {
+    let api = Router::new()
+        .route("/api/user/calls", route(get(calls::list), "GET, HEAD"))
+        .route("/api/user/calls/{id}", route(get(calls::get).delete(calls::delete), "GET, HEAD, DELETE"))
+        .route("/api/user/assistants/get", route(get(owned::list_assistants), "GET, HEAD"))
+        .route("/api/user/campaigns", route(get(owned::list_campaigns), "GET, HEAD"))
+        .route_layer(axum_mw::from_fn_with_state(state.clone(), auth::require_token));
+
+    let app = Router::new()
+        .merge(api)
+        .route("/health", route(get(health), "GET, HEAD"))
+        .fallback(|| async { message(StatusCode::NOT_FOUND, "Not Found") })
+        .with_state(state);
+    middleware::apply(app, limits)
+}
+
+/// `GET /health`: 200 when the database answers within a second, 503 otherwise.
+async fn health(State(state): State<AppState>) -> Response {
+    match tokio::time::timeout(Duration::from_secs(1), state.store.ping()).await {
+        Ok(Ok(())) => json_response(StatusCode::OK, serde_json::json!({ "status": "ok" })),
+        Ok(Err(err)) => {
+            tracing::warn!(error = %err, "health check: database error");
+            json_response(StatusCode::SERVICE_UNAVAILABLE, serde_json::json!({ "status": "unavailable" }))
+        }
+        Err(_) => {
+            tracing::warn!("health check: database did not answer within 1s");
+            json_response(StatusCode::SERVICE_UNAVAILABLE, serde_json::json!({ "status": "unavailable" }))
+        }
+    }
+    .into_response()
+}

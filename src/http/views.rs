@@ -1,0 +1,190 @@
+//! Wire shapes: the Call object and Laravel's paginator envelope, written
+//! straight into a byte buffer. Stored JSON documents (transcript, variables,
+//! ...) are copied as they are, so they come back byte for byte and a page is
+//! rendered without re-parsing them.
+
+use axum::http::header;
+use axum::response::{IntoResponse, Response};
+
+use crate::domain::pagination::{PageMeta, WindowItem};
+use crate::domain::timefmt::format_rfc3339;
+use crate::domain::{CallRecord, Money};
+
+/// A JSON document under construction. Callers keep it well-formed.
+#[derive(Default)]
+pub struct JsonBuf(Vec<u8>);
+
+impl JsonBuf {
+    pub fn with_capacity(bytes: usize) -> Self {
+        Self(Vec::with_capacity(bytes))
+    }
+
+    pub fn raw(&mut self, text: &str) {
+        self.0.extend_from_slice(text.as_bytes());
+    }
+
+    /// `"key":` preceded by a comma unless it opens the object.
+    pub fn key(&mut self, key: &str) {
+        if !matches!(self.0.last(), Some(b'{')) {
+            self.0.push(b',');
+        }
+        self.string(key);
+        self.0.push(b':');
+    }
+
+    pub fn string(&mut self, text: &str) {
+        // Writing into a Vec cannot fail.
+        let _ = serde_json::to_writer(&mut self.0, text);
+    }
+
+    pub fn opt_string(&mut self, text: Option<&str>) {
+        match text {
+            Some(text) => self.string(text),
+            None => self.raw("null"),
+        }
+    }
+
+    pub fn number(&mut self, n: impl std::fmt::Display) {
+        use std::io::Write;
+        let _ = write!(self.0, "{n}");
+    }
+
+    pub fn money(&mut self, amount: Option<Money>) {
+        match amount {
+            Some(amount) => self.number(amount),
+            None => self.raw("null"),
+        }
+    }
+
+    /// Any serde value (small, non-hot pieces).
+    pub fn serde(&mut self, value: &impl serde::Serialize) {
+        let _ = serde_json::to_writer(&mut self.0, value);
+    }
+
+    pub fn into_response(self) -> Response {
+        ([(header::CONTENT_TYPE, "application/json")], self.0).into_response()
+    }
+}
+
+/// The Call object (CONTRACT §2), fields in the contract's order.
+pub fn write_call(out: &mut JsonBuf, call: &CallRecord) {
+    out.raw("{");
+    out.key("id");
+    out.number(call.id);
+    out.key("assistant_name");
+    out.opt_string(call.assistant_name.as_deref());
+    out.key("campaign_name");
+    out.opt_string(call.campaign_name.as_deref());
+    out.key("type");
+    out.string(call.call_type.as_str());
+    out.key("duration");
+    out.number(call.duration);
+    out.key("assistant_phone_number");
+    out.opt_string(call.assistant_phone_number.as_deref());
+    out.key("client_phone_number");
+    out.opt_string(call.client_phone_number.as_deref());
+    out.key("status");
+    out.string(call.status.as_str());
+    out.key("transcript");
+    out.raw(call.transcript.as_str());
+    out.key("variables");
+    out.raw(call.variables.as_str());
+    out.key("evaluation");
+    out.raw(call.evaluation.as_str());
+    out.key("webhook_response");
+    out.raw(call.webhook_response.as_ref().map_or("null", |j| j.as_str()));
+    out.key("carrier_cost");
+    out.money(call.carrier_cost);
+    out.key("total_cost");
+    out.money(call.total_cost);
+    out.key("answered_by");
+    out.opt_string(call.answered_by.map(|a| a.as_str()));
+    out.key("recording_url");
+    out.opt_string(call.recording_url.as_deref());
+    out.key("created_at");
+    out.string(&format_rfc3339(call.created_at));
+    out.key("updated_at");
+    out.string(&format_rfc3339(call.updated_at));
+    out.raw("}");
+}
+
+/// Where a paginated list lives and which request parameters its page URLs keep.
+pub struct PageUrls<'a> {
+    /// Public base URL plus the route, e.g. `https://calls.example.com/api/user/calls`.
+    pub path: String,
+    pub keep: &'a [(String, String)],
+}
+
+impl PageUrls<'_> {
+    pub fn url(&self, page: u64) -> String {
+        let mut query = form_urlencoded::Serializer::new(String::new());
+        for (key, value) in self.keep {
+            query.append_pair(key, value);
+        }
+        query.append_pair("page", &page.to_string());
+        format!("{}?{}", self.path, query.finish())
+    }
+}
+
+/// Laravel's length-aware paginator (CONTRACT §3); `data` writes the rows.
+pub fn write_paginator(out: &mut JsonBuf, meta: &PageMeta, urls: &PageUrls<'_>, data: impl FnOnce(&mut JsonBuf)) {
+    let page_url = |page: Option<u64>| page.map(|p| urls.url(p));
+    let prev = page_url(meta.prev_page());
+    let next = page_url(meta.next_page());
+    let from_to = meta.from_to();
+
+    out.raw("{");
+    out.key("current_page");
+    out.number(meta.current_page);
+    out.key("data");
+    out.raw("[");
+    data(out);
+    out.raw("]");
+    out.key("first_page_url");
+    out.string(&urls.url(1));
+    out.key("from");
+    out.serde(&from_to.map(|(from, _)| from));
+    out.key("last_page");
+    out.number(meta.last_page());
+    out.key("last_page_url");
+    out.string(&urls.url(meta.last_page()));
+    out.key("links");
+    out.raw("[");
+    write_link(out, prev.as_deref(), "&laquo; Previous", false);
+    for item in meta.window() {
+        out.raw(",");
+        match item {
+            WindowItem::Page(n) => {
+                write_link(out, Some(&urls.url(n)), &n.to_string(), n == meta.current_page);
+            }
+            WindowItem::Gap => write_link(out, None, "...", false),
+        }
+    }
+    out.raw(",");
+    write_link(out, next.as_deref(), "Next &raquo;", false);
+    out.raw("]");
+    out.key("next_page_url");
+    out.opt_string(next.as_deref());
+    out.key("path");
+    out.string(&urls.path);
+    out.key("per_page");
+    out.number(meta.per_page);
+    out.key("prev_page_url");
+    out.opt_string(prev.as_deref());
+    out.key("to");
+    out.serde(&from_to.map(|(_, to)| to));
+    out.key("total");
+    out.number(meta.total);
+    out.raw("}");
+}
+
+fn write_link(out: &mut JsonBuf, url: Option<&str>, label: &str, active: bool) {
+    out.raw("{");
+    out.key("url");
+    out.opt_string(url);
+    out.key("label");
+    out.string(label);
+    out.key("active");
+    out.raw(if active { "true" } else { "false" });
+    out.raw("}");
+}

@@ -1,0 +1,301 @@
+//! One call object from an import file, checked field by field and turned into
+//! a [`NewCall`]. JSON documents (transcript, variables, evaluation,
+//! webhook_response) are kept as the text that came in, minus insignificant
+//! whitespace, so they come back exactly as imported.
+
+use serde::Deserialize;
+use serde_json::Value;
+use serde_json::value::RawValue;
+
+use crate::domain::{AnsweredBy, CallStatus, CallType, JsonText, Money, NewCall, timefmt};
+
+/// Longest name of an assistant or campaign.
+const MAX_NAME: usize = 255;
+/// Longest phone number or URL.
+const MAX_SHORT_TEXT: usize = 2048;
+
+/// The fields of a call object. `None` means absent or `null`; unknown fields are ignored.
+#[derive(Deserialize)]
+struct RawCall<'a> {
+    #[serde(borrow)]
+    id: Option<&'a RawValue>,
+    #[serde(borrow)]
+    assistant_name: Option<&'a RawValue>,
+    #[serde(borrow)]
+    campaign_name: Option<&'a RawValue>,
+    #[serde(borrow, rename = "type")]
+    call_type: Option<&'a RawValue>,
+    #[serde(borrow)]
+    duration: Option<&'a RawValue>,
+    #[serde(borrow)]
+    assistant_phone_number: Option<&'a RawValue>,
+    #[serde(borrow)]
+    client_phone_number: Option<&'a RawValue>,
+    #[serde(borrow)]
+    status: Option<&'a RawValue>,
+    #[serde(borrow)]
+    transcript: Option<&'a RawValue>,
+    #[serde(borrow)]
+    variables: Option<&'a RawValue>,
+    #[serde(borrow)]
+    evaluation: Option<&'a RawValue>,
+    #[serde(borrow)]
+    webhook_response: Option<&'a RawValue>,
+    #[serde(borrow)]
+    carrier_cost: Option<&'a RawValue>,
+    #[serde(borrow)]
+    total_cost: Option<&'a RawValue>,
+    #[serde(borrow)]
+    answered_by: Option<&'a RawValue>,
+    #[serde(borrow)]
+    recording_url: Option<&'a RawValue>,
+    #[serde(borrow)]
+    created_at: Option<&'a RawValue>,
+    #[serde(borrow)]
+    updated_at: Option<&'a RawValue>,
+}
+
+type FieldResult<T> = Result<T, String>;
+
+/// Parses and validates one call object given as JSON text.
+pub fn parse_call(text: &str) -> Result<NewCall, String> {
+    let value: &RawValue = serde_json::from_str(text).map_err(|e| format!("not valid JSON: {e}"))?;
+    if !value.get().starts_with('{') {
+        return Err("not a call object: expected a JSON object".to_owned());
+    }
+    let raw: RawCall<'_> = serde_json::from_str(value.get()).map_err(|e| format!("not a call object: {e}"))?;
+
+    let id = required("id", raw.id).and_then(|v| integer("id", v))?;
+    if id < 1 {
+        return Err("id: must be a positive integer".to_owned());
+    }
+    let created_at = required("created_at", raw.created_at).and_then(|v| timestamp("created_at", v))?;
+    let updated_at = match raw.updated_at {
+        Some(v) => timestamp("updated_at", v)?,
+        None => created_at,
+    };
+    let duration = match raw.duration {
+        Some(v) => integer("duration", v)?,
+        None => 0,
+    };
+    if duration < 0 {
+        return Err("duration: must not be negative".to_owned());
+    }
+    Ok(NewCall {
+        id,
+        assistant_name: opt_text("assistant_name", raw.assistant_name, MAX_NAME)?,
+        campaign_name: opt_text("campaign_name", raw.campaign_name, MAX_NAME)?,
+        call_type: required("type", raw.call_type).and_then(|v| one_of("type", v, CallType::parse, CallType::ALL))?,
+        duration,
+        assistant_phone_number: opt_text("assistant_phone_number", raw.assistant_phone_number, MAX_SHORT_TEXT)?,
+        client_phone_number: opt_text("client_phone_number", raw.client_phone_number, MAX_SHORT_TEXT)?,
+        status: required("status", raw.status)
+            .and_then(|v| one_of("status", v, CallStatus::parse, CallStatus::ALL))?,
+        transcript: raw.transcript.map_or(Ok(JsonText::empty_array()), transcript)?,
+        variables: raw.variables.map_or(Ok(JsonText::empty_object()), variables)?,
+        evaluation: raw.evaluation.map_or(Ok(JsonText::empty_array()), evaluation)?,
+        webhook_response: raw.webhook_response.map(|v| JsonText::from_trusted(compact(v.get()))),
+        carrier_cost: raw.carrier_cost.map(|v| money("carrier_cost", v)).transpose()?,
+        total_cost: raw.total_cost.map(|v| money("total_cost", v)).transpose()?,
+        answered_by: raw
+            .answered_by
+            .map(|v| one_of("answered_by", v, AnsweredBy::parse, AnsweredBy::ALL))
+            .transpose()?,
+        recording_url: opt_text("recording_url", raw.recording_url, MAX_SHORT_TEXT)?,
+        created_at,
+        updated_at,
+    })
+}
+
+fn required<'a>(field: &str, value: Option<&'a RawValue>) -> FieldResult<&'a RawValue> {
+    value.ok_or_else(|| format!("{field}: is required"))
+}
+
+fn string(field: &str, value: &RawValue) -> FieldResult<String> {
+    serde_json::from_str::<String>(value.get()).map_err(|_| format!("{field}: must be a string, got {}", value.get()))
+}
+
+fn opt_text(field: &str, value: Option<&RawValue>, max: usize) -> FieldResult<Option<String>> {
+    let Some(value) = value else { return Ok(None) };
+    let text = string(field, value)?;
+    if text.chars().count() > max {
+        return Err(format!("{field}: longer than {max} characters"));
+    }
+    Ok(Some(text))
+}
+
+/// An integer, or a string holding one (clients send both).
+fn integer(field: &str, value: &RawValue) -> FieldResult<i64> {
+    let text = value.get();
+    let digits = if text.starts_with('"') { string(field, value)? } else { text.to_owned() };
+    crate::domain::validation::parse_int(digits.trim()).ok_or_else(|| format!("{field}: must be an integer, got {text}"))
+}
+
+fn one_of<T: std::fmt::Display>(
+    field: &str,
+    value: &RawValue,
+    parse: fn(&str) -> Option<T>,
+    all: &[T],
+) -> FieldResult<T> {
+    let text = string(field, value)?;
+    parse(&text).ok_or_else(|| {
+        let allowed: Vec<String> = all.iter().map(ToString::to_string).collect();
+        format!("{field}: {text:?} is not one of {}", allowed.join(", "))
+    })
+}
+
+fn timestamp(field: &str, value: &RawValue) -> FieldResult<i64> {
+    let text = string(field, value)?;
+    timefmt::parse_timestamp(&text)
+        .ok_or_else(|| format!("{field}: {text:?} is not a timestamp like 2024-01-15T10:30:00Z"))
+}
+
+/// A JSON number, or a numeric string as the real Famulor API sends costs.
+fn money(field: &str, value: &RawValue) -> FieldResult<Money> {
+    let text = value.get();
+    let number = if text.starts_with('"') { string(field, value)? } else { text.to_owned() };
+    Money::parse(&number).map_err(|e| format!("{field}: {e}, got {text}"))
+}
+
+fn transcript(value: &RawValue) -> FieldResult<JsonText> {
+    let segments: Vec<&RawValue> = serde_json::from_str(value.get())
+        .map_err(|_| "transcript: must be an array of segments".to_owned())?;
+    let mut keyed = Vec::with_capacity(segments.len());
+    for (i, segment) in segments.iter().enumerate() {
+        let parsed: Value = serde_json::from_str(segment.get()).map_err(|e| format!("transcript[{i}]: {e}"))?;
+        let problem = if !parsed.is_object() {
+            Some("must be an object")
+        } else if !parsed["text"].is_string() {
+            Some("text must be a string")
+        } else if parsed["type"] != "transcript" {
+            Some("type must be \"transcript\"")
+        } else if parsed["sender"] != "bot" && parsed["sender"] != "human" {
+            Some("sender must be \"bot\" or \"human\"")
+        } else if !parsed["timestamp"].is_number() {
+            Some("timestamp must be a number (Unix seconds)")
+        } else {
+            None
+        };
+        if let Some(problem) = problem {
+            return Err(format!("transcript[{i}]: {problem}"));
+        }
+        keyed.push((parsed["timestamp"].as_f64().unwrap_or(0.0), *segment));
+    }
+    // Segments are served in time order; a stable sort keeps equal timestamps as given.
+    if keyed.windows(2).any(|w| w[0].0 > w[1].0) {
+        keyed.sort_by(|a, b| a.0.total_cmp(&b.0));
+        let joined: Vec<String> = keyed.iter().map(|(_, s)| compact(s.get())).collect();
+        return Ok(JsonText::from_trusted(format!("[{}]", joined.join(","))));
+    }
+    Ok(JsonText::from_trusted(compact(value.get())))
+}
+
+fn variables(value: &RawValue) -> FieldResult<JsonText> {
+    let text = value.get();
+    if text.starts_with('{') {
+        return Ok(JsonText::from_trusted(compact(text)));
+    }
+    // PHP encodes an empty associative array as `[]`; read it as the empty object.
+    if serde_json::from_str::<Vec<Value>>(text).is_ok_and(|v| v.is_empty()) {
+        return Ok(JsonText::empty_object());
+    }
+    Err("variables: must be an object".to_owned())
+}
+
+fn evaluation(value: &RawValue) -> FieldResult<JsonText> {
+    let items: Vec<Value> =
+        serde_json::from_str(value.get()).map_err(|_| "evaluation: must be an array of results".to_owned())?;
+    for (i, item) in items.iter().enumerate() {
+        let problem = if !item.is_object() {
+            Some("must be an object")
+        } else if !item["name"].is_string() {
+            Some("name must be a string")
+        } else if !matches!(item["type"].as_str(), Some("bool" | "string" | "integer" | "number")) {
+            Some("type must be one of bool, string, integer, number")
+        } else if item.get("value").is_none() {
+            Some("value is required")
+        } else if !item["description"].is_string() {
+            Some("description must be a string")
+        } else {
+            None
+        };
+        if let Some(problem) = problem {
+            return Err(format!("evaluation[{i}]: {problem}"));
+        }
+    }
+    Ok(JsonText::from_trusted(compact(value.get())))
+}
+
+/// Drops whitespace outside strings. `raw` must be valid JSON.
+pub fn compact(raw: &str) -> String {
+    let mut out = String::with_capacity(raw.len());
+    let (mut in_string, mut escaped) = (false, false);
+    for c in raw.chars() {
+        if in_string {
+            out.push(c);
+            if escaped {
+                escaped = false;
+            } else if c == '\\' {
+                escaped = true;
+            } else if c == '"' {
+                in_string = false;
+            }
+        } else if c == '"' {
+            in_string = true;
+            out.push(c);
+        } else if !matches!(c, ' ' | '\t' | '\n' | '\r') {
+            out.push(c);
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const SEED: &str = r#"{"id": 123456, "assistant_name": "Sales Assistant", "campaign_name": null,
+        "type": "outbound", "duration": 180, "assistant_phone_number": "+4912345678",
+        "client_phone_number": "+4915123456789", "status": "completed",
+        "transcript": [{"text": "Hallo?", "type": "transcript", "sender": "human", "timestamp": 1754055272.069057},
+                       {"text": "Hallo, hier ist \"Max\"", "type": "transcript", "sender": "bot", "timestamp": 1754055268.525861}],
+        "variables": {"customer_name": "John", "big": 123456789012345678901234567890},
+        "evaluation": [{"name": "status", "type": "bool", "value": true, "description": "ok"}],
+        "webhook_response": {"crm_updated": true}, "carrier_cost": "0.08000000", "total_cost": 0.12,
+        "answered_by": "human", "recording_url": null,
+        "created_at": "2024-01-15T10:30:00Z", "updated_at": "2024-01-15 10:33:00"}"#;
+
+    #[test]
+    fn keeps_documents_exactly_and_sorts_segments() {
+        let call = parse_call(SEED).expect("valid");
+        assert_eq!(call.id, 123456);
+        assert_eq!(
+            call.transcript.as_str(),
+            r#"[{"text":"Hallo, hier ist \"Max\"","type":"transcript","sender":"bot","timestamp":1754055268.525861},{"text":"Hallo?","type":"transcript","sender":"human","timestamp":1754055272.069057}]"#
+        );
+        assert_eq!(call.variables.as_str(), r#"{"customer_name":"John","big":123456789012345678901234567890}"#);
+        assert_eq!(call.carrier_cost.map(|m| m.to_string()), Some("0.08".to_owned()));
+        assert_eq!(call.updated_at - call.created_at, 180);
+    }
+
+    #[test]
+    fn explains_what_is_wrong() {
+        for (broken, reason) in [
+            (SEED.replace("\"completed\"", "\"done\""), "status: \"done\" is not one of"),
+            (SEED.replace("123456,", "\"abc\","), "id: must be an integer"),
+            (SEED.replace("\"human\", \"timestamp\"", "\"robot\", \"timestamp\""), "transcript[0]: sender"),
+            (SEED.replace("\"0.08000000\"", "0.123456789"), "carrier_cost: must have at most 8"),
+            (SEED.replace("2024-01-15T10:30:00Z", "yesterday"), "created_at:"),
+            ("[1]".to_owned(), "not a call object"),
+            ("{".to_owned(), "not valid JSON"),
+        ] {
+            let err = parse_call(&broken).expect_err(reason);
+            assert!(err.starts_with(reason), "{err} should start with {reason}");
+        }
+    }
+
+    #[test]
+    fn compacts_outside_strings_only() {
+        assert_eq!(compact("{ \"a b\" : [1, 2],\n \"c\\\" d\": \" \" }"), "{\"a b\":[1,2],\"c\\\" d\":\" \"}");
+    }
+}

@@ -1,0 +1,270 @@
+//! Call-record queries for SQLite.
+
+use std::collections::HashMap;
+use std::sync::LazyLock;
+
+use rusqlite::types::Value;
+use rusqlite::{Connection, OptionalExtension, Row, TransactionBehavior, params, params_from_iter};
+
+use crate::domain::timefmt::now_unix;
+use crate::domain::{AnsweredBy, CallFilter, CallRecord, CallStatus, CallType, JsonText, Money, NewCall, phone};
+use crate::store::{ImportOutcome, Page, StoreResult};
+
+/// The Call object's columns, in the contract's field order, for `SELECT`s
+/// joined with the assistant (`a`) and campaign (`p`) names.
+const CALL_SELECT: &str = "SELECT c.id, a.name, p.name, c.type, c.duration, c.assistant_phone_number,
+    c.client_phone_number, c.status, c.transcript, c.variables, c.evaluation, c.webhook_response,
+    c.carrier_cost, c.total_cost, c.answered_by, c.recording_url, c.created_at, c.updated_at
+    FROM calls c
+    LEFT JOIN assistants a ON a.id = c.assistant_id
+    LEFT JOIN campaigns p ON p.id = c.campaign_id";
+
+/// Writable columns after `id` and `user_id`, bound as ?3.. in this order.
+const WRITE_COLUMNS: [&str; 18] = [
+    "assistant_id",
+    "campaign_id",
+    "type",
+    "status",
+    "duration",
+    "assistant_phone_number",
+    "client_phone_number",
+    "client_phone_key",
+    "transcript",
+    "variables",
+    "evaluation",
+    "webhook_response",
+    "carrier_cost",
+    "total_cost",
+    "answered_by",
+    "recording_url",
+    "created_at",
+    "updated_at",
+];
+
+static INSERT_SQL: LazyLock<String> = LazyLock::new(|| {
+    let placeholders: Vec<String> = (1..=WRITE_COLUMNS.len() + 2).map(|i| format!("?{i}")).collect();
+    format!(
+        "INSERT INTO calls (id, user_id, {}) VALUES ({})",
+        WRITE_COLUMNS.join(", "),
+        placeholders.join(", ")
+    )
+});
+
+/// Updates only when something differs, so re-importing a file is a no-op
+/// that reports "unchanged".
+static UPDATE_SQL: LazyLock<String> = LazyLock::new(|| {
+    let sets: Vec<String> = WRITE_COLUMNS.iter().enumerate().map(|(i, c)| format!("{c} = ?{}", i + 3)).collect();
+    let diffs: Vec<String> = WRITE_COLUMNS.iter().enumerate().map(|(i, c)| format!("{c} IS NOT ?{}", i + 3)).collect();
+    format!(
+        "UPDATE calls SET {} WHERE id = ?1 AND user_id = ?2 AND ({})",
+        sets.join(", "),
+        diffs.join(" OR ")
+    )
+});
+
+fn bad_code(column: usize, what: &str, code: i64) -> rusqlite::Error {
+    rusqlite::Error::FromSqlConversionFailure(
+        column,
+        rusqlite::types::Type::Integer,
+        format!("unknown {what} code {code}").into(),
+    )
+}
+
+fn call_from_row(row: &Row<'_>) -> rusqlite::Result<CallRecord> {
+    let type_code: i64 = row.get(3)?;
+    let status_code: i64 = row.get(7)?;
+    let answered_code: Option<i64> = row.get(14)?;
+    let json = |i: usize| -> rusqlite::Result<JsonText> { Ok(JsonText::from_trusted(row.get(i)?)) };
+    Ok(CallRecord {
+        id: row.get(0)?,
+        assistant_name: row.get(1)?,
+        campaign_name: row.get(2)?,
+        call_type: CallType::from_code(type_code).ok_or_else(|| bad_code(3, "type", type_code))?,
+        duration: row.get(4)?,
+        assistant_phone_number: row.get(5)?,
+        client_phone_number: row.get(6)?,
+        status: CallStatus::from_code(status_code).ok_or_else(|| bad_code(7, "status", status_code))?,
+        transcript: json(8)?,
+        variables: json(9)?,
+        evaluation: json(10)?,
+        webhook_response: row.get::<_, Option<String>>(11)?.map(JsonText::from_trusted),
+        carrier_cost: row.get::<_, Option<i64>>(12)?.map(Money::from_units),
+        total_cost: row.get::<_, Option<i64>>(13)?.map(Money::from_units),
+        answered_by: match answered_code {
+            None => None,
+            Some(code) => Some(AnsweredBy::from_code(code).ok_or_else(|| bad_code(14, "answered_by", code))?),
+        },
+        recording_url: row.get(15)?,
+        created_at: row.get(16)?,
+        updated_at: row.get(17)?,
+    })
+}
+
+/// `WHERE` clause (on table alias-free `calls`) and its parameters.
+fn filter_sql(user_id: i64, filter: &CallFilter) -> (String, Vec<Value>) {
+    let mut sql = String::from("user_id = ?");
+    let mut args = vec![Value::Integer(user_id)];
+    let mut push = |condition: &str, value: Value| {
+        sql.push_str(" AND ");
+        sql.push_str(condition);
+        args.push(value);
+    };
+    if let Some(status) = filter.status {
+        push("status = ?", Value::Integer(status.code()));
+    }
+    if let Some(call_type) = filter.call_type {
+        push("type = ?", Value::Integer(call_type.code()));
+    }
+    if let Some(phone) = &filter.phone_number {
+        push("client_phone_key = ?", Value::Text(phone.clone()));
+    }
+    if let Some(id) = filter.assistant_id {
+        push("assistant_id = ?", Value::Integer(id));
+    }
+    if let Some(id) = filter.campaign_id {
+        push("campaign_id = ?", Value::Integer(id));
+    }
+    if let Some(from) = filter.created_from {
+        push("created_at >= ?", Value::Integer(from));
+    }
+    if let Some(to) = filter.created_to {
+        push("created_at <= ?", Value::Integer(to));
+    }
+    (sql, args)
+}
+
+fn to_i64(n: u64) -> i64 {
+    i64::try_from(n).unwrap_or(i64::MAX)
+}
+
+pub fn list(conn: &Connection, user_id: i64, filter: &CallFilter, limit: u64, offset: u64) -> StoreResult<Page<CallRecord>> {
+    let (condition, args) = filter_sql(user_id, filter);
+    let total: i64 = conn
+        .prepare_cached(&format!("SELECT count(*) FROM calls WHERE {condition}"))?
+        .query_row(params_from_iter(args.iter()), |r| r.get(0))?;
+    let total = total.unsigned_abs();
+    if offset >= total {
+        return Ok(Page { total, rows: Vec::new() });
+    }
+    // Pick the page's ids from an index first, then fetch only those rows: the
+    // skip over earlier pages touches index entries, never call bodies.
+    let sql = format!(
+        "{CALL_SELECT} WHERE c.id IN (SELECT id FROM calls WHERE {condition}
+            ORDER BY created_at DESC, id DESC LIMIT ? OFFSET ?)
+         ORDER BY c.created_at DESC, c.id DESC"
+    );
+    let mut all_args = args;
+    all_args.push(Value::Integer(to_i64(limit)));
+    all_args.push(Value::Integer(to_i64(offset)));
+    let mut stmt = conn.prepare_cached(&sql)?;
+    let rows = stmt.query_map(params_from_iter(all_args.iter()), call_from_row)?.collect::<rusqlite::Result<_>>()?;
+    Ok(Page { total, rows })
+}
+
+pub fn get(conn: &Connection, user_id: i64, call_id: i64) -> StoreResult<Option<CallRecord>> {
+    let mut stmt = conn.prepare_cached(&format!("{CALL_SELECT} WHERE c.id = ?1 AND c.user_id = ?2"))?;
+    Ok(stmt.query_row(params![call_id, user_id], call_from_row).optional()?)
+}
+
+/// Finds an assistant or campaign of the user by name, creating it if needed.
+fn find_or_create(conn: &Connection, table: &str, user_id: i64, name: &str, now: i64) -> rusqlite::Result<i64> {
+    conn.prepare_cached(&format!(
+        "INSERT INTO {table} (user_id, name, created_at, updated_at) VALUES (?1, ?2, ?3, ?3)
+         ON CONFLICT (user_id, name) DO NOTHING"
+    ))?
+    .execute(params![user_id, name, now])?;
+    conn.prepare_cached(&format!("SELECT id FROM {table} WHERE user_id = ?1 AND name = ?2"))?
+        .query_row(params![user_id, name], |r| r.get(0))
+}
+
+pub fn import(conn: &mut Connection, user_id: i64, batch: &[NewCall]) -> StoreResult<Vec<ImportOutcome>> {
+    let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+    let now = now_unix();
+    let mut ids: HashMap<(&str, &str), i64> = HashMap::new();
+    let mut outcomes = Vec::with_capacity(batch.len());
+    for call in batch {
+        let resolve = |table: &'static str, name: &Option<String>| -> rusqlite::Result<Option<i64>> {
+            let Some(name) = name.as_deref() else { return Ok(None) };
+            if let Some(id) = ids.get(&(table, name)) {
+                return Ok(Some(*id));
+            }
+            let id = find_or_create(&tx, table, user_id, name, now)?;
+            Ok(Some(id))
+        };
+        let assistant_id = resolve("assistants", &call.assistant_name)?;
+        let campaign_id = resolve("campaigns", &call.campaign_name)?;
+        if let (Some(name), Some(id)) = (call.assistant_name.as_deref(), assistant_id) {
+            ids.insert(("assistants", name), id);
+        }
+        if let (Some(name), Some(id)) = (call.campaign_name.as_deref(), campaign_id) {
+            ids.insert(("campaigns", name), id);
+        }
+
+        let owner: Option<i64> = tx
+            .prepare_cached("SELECT user_id FROM calls WHERE id = ?1")?
+            .query_row([call.id], |r| r.get(0))
+            .optional()?;
+        let values = write_values(call, assistant_id, campaign_id);
+        let args = [Value::Integer(call.id), Value::Integer(user_id)].into_iter().chain(values);
+        let outcome = match owner {
+            None => {
+                tx.prepare_cached(&INSERT_SQL)?.execute(params_from_iter(args))?;
+                ImportOutcome::Inserted
+            }
+            Some(owner) if owner != user_id => ImportOutcome::ForeignId,
+            Some(_) => match tx.prepare_cached(&UPDATE_SQL)?.execute(params_from_iter(args))? {
+                0 => ImportOutcome::Unchanged,
+                _ => ImportOutcome::Updated,
+            },
+        };
+        outcomes.push(outcome);
+    }
+    tx.commit()?;
+    Ok(outcomes)
+}
+
+/// Values for [`WRITE_COLUMNS`], in order.
+fn write_values(call: &NewCall, assistant_id: Option<i64>, campaign_id: Option<i64>) -> [Value; 18] {
+    let text = |s: &Option<String>| s.clone().map_or(Value::Null, Value::Text);
+    let int = |n: Option<i64>| n.map_or(Value::Null, Value::Integer);
+    [
+        int(assistant_id),
+        int(campaign_id),
+        Value::Integer(call.call_type.code()),
+        Value::Integer(call.status.code()),
+        Value::Integer(call.duration),
+        text(&call.assistant_phone_number),
+        text(&call.client_phone_number),
+        text(&call.client_phone_number.as_deref().map(phone::normalize)),
+        Value::Text(call.transcript.as_str().to_owned()),
+        Value::Text(call.variables.as_str().to_owned()),
+        Value::Text(call.evaluation.as_str().to_owned()),
+        text(&call.webhook_response.as_ref().map(|j| j.as_str().to_owned())),
+        int(call.carrier_cost.map(Money::units)),
+        int(call.total_cost.map(Money::units)),
+        int(call.answered_by.map(AnsweredBy::code)),
+        text(&call.recording_url),
+        Value::Integer(call.created_at),
+        Value::Integer(call.updated_at),
+    ]
+}
+
+/// Lists a user's assistants or campaigns (same columns), newest first.
+pub fn list_owned<T>(
+    conn: &Connection,
+    table: &str,
+    user_id: i64,
+    page: Option<(u64, u64)>,
+    map: impl Fn(&Row<'_>) -> rusqlite::Result<T>,
+) -> StoreResult<Page<T>> {
+    let total: i64 = conn
+        .prepare_cached(&format!("SELECT count(*) FROM {table} WHERE user_id = ?1"))?
+        .query_row([user_id], |r| r.get(0))?;
+    let (limit, offset) = page.map_or((-1, 0), |(l, o)| (to_i64(l), to_i64(o)));
+    let mut stmt = conn.prepare_cached(&format!(
+        "SELECT id, user_id, name, status, created_at, updated_at FROM {table}
+         WHERE user_id = ?1 ORDER BY created_at DESC, id DESC LIMIT ?2 OFFSET ?3"
+    ))?;
+    let rows = stmt.query_map(params![user_id, limit, offset], map)?.collect::<rusqlite::Result<_>>()?;
+    Ok(Page { total: total.unsigned_abs(), rows })
+}

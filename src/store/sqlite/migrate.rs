@@ -1,0 +1,33 @@
+//! Embedded, append-only schema migrations for SQLite, tracked in
+//! `schema_migrations`. (Migration crates for rusqlite pin rusqlite versions
+//! that clash with the bundled SQLite we link; this runner is the whole need.)
+
+use anyhow::{Context, bail};
+use rusqlite::{Connection, TransactionBehavior, params};
+
+/// (version, name, SQL). Append only.
+const MIGRATIONS: &[(i64, &str, &str)] = &[(1, "init", include_str!("migrations/0001_init.sql"))];
+
+/// Applies every migration newer than the database, all in one transaction.
+pub fn run(conn: &mut Connection) -> anyhow::Result<()> {
+    let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+    tx.execute_batch(
+        "CREATE TABLE IF NOT EXISTS schema_migrations (
+            version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at INTEGER NOT NULL)",
+    )?;
+    let current: i64 = tx.query_row("SELECT coalesce(max(version), 0) FROM schema_migrations", [], |r| r.get(0))?;
+    let newest = MIGRATIONS.last().map_or(0, |m| m.0);
+    if current > newest {
+        bail!("the database schema (version {current}) is newer than this callbase (version {newest}): upgrade callbase");
+    }
+    for (version, name, sql) in MIGRATIONS.iter().filter(|m| m.0 > current) {
+        tx.execute_batch(sql).with_context(|| format!("migration {version} ({name})"))?;
+        tx.execute(
+            "INSERT INTO schema_migrations (version, name, applied_at) VALUES (?1, ?2, ?3)",
+            params![version, name, crate::domain::timefmt::now_unix()],
+        )?;
+        tracing::info!(migration.version = version, migration.name = name, "applied migration");
+    }
+    tx.commit()?;
+    Ok(())
+}

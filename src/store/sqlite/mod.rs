@@ -1,0 +1,268 @@
+//! The embedded SQLite backend (the default): one file, WAL mode.
+
+mod calls;
+mod migrate;
+mod pool;
+
+use std::path::{Path, PathBuf};
+
+use async_trait::async_trait;
+use rusqlite::{OptionalExtension, Row, params};
+
+use self::pool::Pool;
+use super::{ApiToken, Assistant, Campaign, ImportOutcome, NewToken, Page, Store, StoreError, StoreResult, User};
+use crate::domain::timefmt::now_unix;
+use crate::domain::{CallFilter, CallRecord, NewCall};
+
+impl From<rusqlite::Error> for StoreError {
+    fn from(err: rusqlite::Error) -> Self {
+        StoreError::Internal(err.into())
+    }
+}
+
+/// True when the error is a UNIQUE or PRIMARY KEY violation.
+fn is_unique_violation(err: &rusqlite::Error) -> bool {
+    matches!(
+        err.sqlite_error(),
+        Some(e) if e.extended_code == rusqlite::ffi::SQLITE_CONSTRAINT_UNIQUE
+            || e.extended_code == rusqlite::ffi::SQLITE_CONSTRAINT_PRIMARYKEY
+    )
+}
+
+/// The file a `sqlite://` URL names: `sqlite://callbase.db` (relative),
+/// `sqlite:///var/lib/callbase.db` (absolute), `sqlite:callbase.db`.
+/// Query parameters are ignored.
+pub fn path_from_url(url: &str) -> Option<PathBuf> {
+    let rest = url.strip_prefix("sqlite://").or_else(|| url.strip_prefix("sqlite:"))?;
+    let path = rest.split('?').next().unwrap_or_default();
+    (!path.is_empty()).then(|| PathBuf::from(path))
+}
+
+/// Call records in a SQLite file.
+pub struct SqliteStore {
+    pool: Pool,
+}
+
+impl SqliteStore {
+    /// Opens the file, creating it, and brings its schema up to date.
+    pub async fn open(path: &Path) -> anyhow::Result<Self> {
+        if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
+            std::fs::create_dir_all(parent)?;
+        }
+        let pool = Pool::open(path).await?;
+        pool.write(|conn| migrate::run(conn).map_err(StoreError::from)).await?;
+        Ok(Self { pool })
+    }
+}
+
+fn user_from_row(row: &Row<'_>) -> rusqlite::Result<User> {
+    Ok(User { id: row.get(0)?, email: row.get(1)?, name: row.get(2)?, created_at: row.get(3)? })
+}
+
+fn token_from_row(row: &Row<'_>) -> rusqlite::Result<ApiToken> {
+    Ok(ApiToken {
+        id: row.get(0)?,
+        user_id: row.get(1)?,
+        name: row.get(2)?,
+        prefix: row.get(3)?,
+        created_at: row.get(4)?,
+        expires_at: row.get(5)?,
+        revoked_at: row.get(6)?,
+    })
+}
+
+const TOKEN_COLUMNS: &str = "id, user_id, name, token_prefix, created_at, expires_at, revoked_at";
+
+#[async_trait]
+impl Store for SqliteStore {
+    async fn ping(&self) -> StoreResult<()> {
+        self.pool
+            .read(|conn| Ok(conn.query_row("SELECT count(*) FROM schema_migrations", [], |_| Ok(()))?))
+            .await
+    }
+
+    async fn create_user(&self, email: &str, name: &str) -> StoreResult<User> {
+        let (email, name) = (email.to_owned(), name.to_owned());
+        self.pool
+            .write(move |conn| {
+                let now = now_unix();
+                let inserted = conn.query_row(
+                    "INSERT INTO users (email, name, created_at, updated_at) VALUES (?1, ?2, ?3, ?3)
+                     RETURNING id, email, name, created_at",
+                    params![email, name, now],
+                    user_from_row,
+                );
+                match inserted {
+                    Err(err) if is_unique_violation(&err) => {
+                        Err(StoreError::Conflict(format!("a user with email {email} already exists")))
+                    }
+                    other => Ok(other?),
+                }
+            })
+            .await
+    }
+
+    async fn list_users(&self) -> StoreResult<Vec<User>> {
+        self.pool
+            .read(|conn| {
+                let mut stmt = conn.prepare_cached("SELECT id, email, name, created_at FROM users ORDER BY id")?;
+                let users = stmt.query_map([], user_from_row)?.collect::<rusqlite::Result<_>>()?;
+                Ok(users)
+            })
+            .await
+    }
+
+    async fn find_user_by_email(&self, email: &str) -> StoreResult<Option<User>> {
+        let email = email.to_owned();
+        self.pool
+            .read(move |conn| {
+                Ok(conn
+                    .query_row(
+                        "SELECT id, email, name, created_at FROM users WHERE email = ?1",
+                        [email],
+                        user_from_row,
+                    )
+                    .optional()?)
+            })
+            .await
+    }
+
+    async fn create_token(&self, token: NewToken) -> StoreResult<ApiToken> {
+        self.pool
+            .write(move |conn| {
+                let sql = format!(
+                    "INSERT INTO api_tokens (user_id, name, token_hash, token_prefix, created_at, expires_at)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6) RETURNING {TOKEN_COLUMNS}"
+                );
+                let row = conn.query_row(
+                    &sql,
+                    params![token.user_id, token.name, &token.hash[..], token.prefix, now_unix(), token.expires_at],
+                    token_from_row,
+                )?;
+                Ok(row)
+            })
+            .await
+    }
+
+    async fn list_tokens(&self, user_id: i64) -> StoreResult<Vec<ApiToken>> {
+        self.pool
+            .read(move |conn| {
+                let sql = format!("SELECT {TOKEN_COLUMNS} FROM api_tokens WHERE user_id = ?1 ORDER BY id");
+                let mut stmt = conn.prepare_cached(&sql)?;
+                let tokens = stmt.query_map([user_id], token_from_row)?.collect::<rusqlite::Result<_>>()?;
+                Ok(tokens)
+            })
+            .await
+    }
+
+    async fn revoke_token(&self, token_id: i64) -> StoreResult<bool> {
+        self.pool
+            .write(move |conn| {
+                let changed = conn.execute(
+                    "UPDATE api_tokens SET revoked_at = ?2 WHERE id = ?1 AND revoked_at IS NULL",
+                    params![token_id, now_unix()],
+                )?;
+                Ok(changed > 0)
+            })
+            .await
+    }
+
+    async fn authenticate(&self, hash: [u8; 32], now: i64) -> StoreResult<Option<i64>> {
+        self.pool
+            .read(move |conn| {
+                let mut stmt = conn.prepare_cached(
+                    "SELECT user_id FROM api_tokens
+                     WHERE token_hash = ?1 AND revoked_at IS NULL AND (expires_at IS NULL OR expires_at > ?2)",
+                )?;
+                Ok(stmt.query_row(params![&hash[..], now], |row| row.get(0)).optional()?)
+            })
+            .await
+    }
+
+    async fn list_assistants(&self, user_id: i64, limit: u64, offset: u64) -> StoreResult<Page<Assistant>> {
+        self.pool
+            .read(move |conn| {
+                calls::list_owned(conn, "assistants", user_id, Some((limit, offset)), |row| {
+                    Ok(Assistant {
+                        id: row.get(0)?,
+                        user_id: row.get(1)?,
+                        name: row.get(2)?,
+                        status: row.get(3)?,
+                        created_at: row.get(4)?,
+                        updated_at: row.get(5)?,
+                    })
+                })
+            })
+            .await
+    }
+
+    async fn list_campaigns(&self, user_id: i64) -> StoreResult<Vec<Campaign>> {
+        self.pool
+            .read(move |conn| {
+                let page = calls::list_owned(conn, "campaigns", user_id, None, |row| {
+                    Ok(Campaign {
+                        id: row.get(0)?,
+                        user_id: row.get(1)?,
+                        name: row.get(2)?,
+                        status: row.get(3)?,
+                        created_at: row.get(4)?,
+                        updated_at: row.get(5)?,
+                    })
+                })?;
+                Ok(page.rows)
+            })
+            .await
+    }
+
+    async fn list_calls(
+        &self,
+        user_id: i64,
+        filter: &CallFilter,
+        limit: u64,
+        offset: u64,
+    ) -> StoreResult<Page<CallRecord>> {
+        let filter = filter.clone();
+        self.pool.read(move |conn| calls::list(conn, user_id, &filter, limit, offset)).await
+    }
+
+    async fn get_call(&self, user_id: i64, call_id: i64) -> StoreResult<Option<CallRecord>> {
+        self.pool.read(move |conn| calls::get(conn, user_id, call_id)).await
+    }
+
+    async fn delete_call(&self, user_id: i64, call_id: i64) -> StoreResult<bool> {
+        self.pool
+            .write(move |conn| {
+                let deleted = conn.execute("DELETE FROM calls WHERE id = ?1 AND user_id = ?2", params![call_id, user_id])?;
+                Ok(deleted > 0)
+            })
+            .await
+    }
+
+    async fn import_calls(&self, user_id: i64, batch: Vec<NewCall>) -> StoreResult<Vec<ImportOutcome>> {
+        self.pool.write(move |conn| calls::import(conn, user_id, &batch)).await
+    }
+
+    async fn count_user_calls(&self, user_id: i64) -> StoreResult<u64> {
+        self.pool
+            .read(move |conn| {
+                let n: i64 = conn.query_row("SELECT count(*) FROM calls WHERE user_id = ?1", [user_id], |r| r.get(0))?;
+                Ok(n.unsigned_abs())
+            })
+            .await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::path_from_url;
+    use std::path::PathBuf;
+
+    #[test]
+    fn urls() {
+        assert_eq!(path_from_url("sqlite://callbase.db"), Some(PathBuf::from("callbase.db")));
+        assert_eq!(path_from_url("sqlite:///var/lib/c.db?mode=rwc"), Some(PathBuf::from("/var/lib/c.db")));
+        assert_eq!(path_from_url("sqlite:c.db"), Some(PathBuf::from("c.db")));
+        assert_eq!(path_from_url("postgres://x"), None);
+        assert_eq!(path_from_url("sqlite://"), None);
+    }
+}

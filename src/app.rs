@@ -44,7 +44,9 @@ pub async fn serve(
         limiter: Arc::new(RateLimiter::per_minute(settings.rate_limit_per_minute)),
     };
     let app = router(state, settings.limits);
-    axum::serve(listener, app).with_graceful_shutdown(shutdown).await?;
+    axum::serve(listener, app)
+        .with_graceful_shutdown(shutdown)
+        .await?;
     Ok(())
 }
 

@@ -29,7 +29,10 @@ impl Demo {
         if let Some(note) = &self.note {
             text.push_str(&format!("  {note}\n"));
         }
-        text.push_str(&format!("  user:  {} ({} calls)\n", self.user.email, self.calls));
+        text.push_str(&format!(
+            "  user:  {} ({} calls)\n",
+            self.user.email, self.calls
+        ));
         if let Some(token) = &self.token {
             text.push_str(&format!("  token: {token}\n\n  try:\n"));
             text.push_str(&format!(
@@ -46,7 +49,10 @@ impl Demo {
 pub async fn ensure(store: &dyn Store) -> anyhow::Result<Demo> {
     let existing = store.find_user_by_email(DEMO_EMAIL).await?;
     let (user, note) = match existing {
-        Some(user) => (user, Some("reusing the demo data already in this database".to_owned())),
+        Some(user) => (
+            user,
+            Some("reusing the demo data already in this database".to_owned()),
+        ),
         None => {
             if !store.list_users().await?.is_empty() {
                 anyhow::bail!(
@@ -64,7 +70,12 @@ pub async fn ensure(store: &dyn Store) -> anyhow::Result<Demo> {
     };
     let (_, token) = crate::token::issue(store, &user, "demo", None).await?;
     let calls = store.count_user_calls(user.id).await?;
-    Ok(Demo { user, token: Some(token), calls, note })
+    Ok(Demo {
+        user,
+        token: Some(token),
+        calls,
+        note,
+    })
 }
 
 #[derive(Serialize)]
@@ -93,46 +104,119 @@ struct Assistant {
 }
 
 const ASSISTANTS: [Assistant; 4] = [
-    Assistant { name: "Sales Assistant", phone: Some("+4930123456780"), german: true, call_type: CallType::Outbound },
-    Assistant { name: "Terminbuchung Praxis", phone: Some("+4989987654321"), german: true, call_type: CallType::Inbound },
-    Assistant { name: "Support Assistant", phone: Some("+442071838750"), german: false, call_type: CallType::Inbound },
-    Assistant { name: "Website Concierge", phone: None, german: false, call_type: CallType::Web },
+    Assistant {
+        name: "Sales Assistant",
+        phone: Some("+4930123456780"),
+        german: true,
+        call_type: CallType::Outbound,
+    },
+    Assistant {
+        name: "Terminbuchung Praxis",
+        phone: Some("+4989987654321"),
+        german: true,
+        call_type: CallType::Inbound,
+    },
+    Assistant {
+        name: "Support Assistant",
+        phone: Some("+442071838750"),
+        german: false,
+        call_type: CallType::Inbound,
+    },
+    Assistant {
+        name: "Website Concierge",
+        phone: None,
+        german: false,
+        call_type: CallType::Web,
+    },
 ];
 
 const CAMPAIGNS_DE: [&str; 2] = ["Neukundenakquise Q4", "Winback Herbst"];
 const CAMPAIGNS_EN: [&str; 1] = ["Product Launch UK"];
 
 const DIALOGUE_DE: [(&str, &str); 8] = [
-    ("Guten Tag, hier ist Maximilian im Auftrag der Nordwind IT GmbH. Spreche ich mit der IT-Leitung?", "Ja, am Apparat. Worum geht es?"),
-    ("Wir helfen Unternehmen, ihre Telefonie mit KI zu automatisieren. Haben Sie zwei Minuten?", "Zwei Minuten gehen, ja."),
-    ("Wie viele Anrufe nimmt Ihr Team pro Tag ungefähr entgegen?", "So um die hundertfünfzig, würde ich sagen."),
-    ("Darf ich Ihnen dazu unverbindlich Unterlagen per E-Mail schicken?", "Gerne, an die Adresse auf unserer Webseite."),
-    ("Wann passt Ihnen ein kurzer Termin mit unserem Berater?", "Nächsten Dienstag vormittag wäre gut."),
-    ("Ich habe Dienstag um zehn Uhr für Sie eingetragen. Passt das?", "Ja, das passt."),
-    ("Gibt es noch etwas, das ich für Sie tun kann?", "Nein, danke, das war alles."),
-    ("Vielen Dank für Ihre Zeit und einen schönen Tag!", "Danke, Ihnen auch. Tschüss!"),
+    (
+        "Guten Tag, hier ist Maximilian im Auftrag der Nordwind IT GmbH. Spreche ich mit der IT-Leitung?",
+        "Ja, am Apparat. Worum geht es?",
+    ),
+    (
+        "Wir helfen Unternehmen, ihre Telefonie mit KI zu automatisieren. Haben Sie zwei Minuten?",
+        "Zwei Minuten gehen, ja.",
+    ),
+    (
+        "Wie viele Anrufe nimmt Ihr Team pro Tag ungefähr entgegen?",
+        "So um die hundertfünfzig, würde ich sagen.",
+    ),
+    (
+        "Darf ich Ihnen dazu unverbindlich Unterlagen per E-Mail schicken?",
+        "Gerne, an die Adresse auf unserer Webseite.",
+    ),
+    (
+        "Wann passt Ihnen ein kurzer Termin mit unserem Berater?",
+        "Nächsten Dienstag vormittag wäre gut.",
+    ),
+    (
+        "Ich habe Dienstag um zehn Uhr für Sie eingetragen. Passt das?",
+        "Ja, das passt.",
+    ),
+    (
+        "Gibt es noch etwas, das ich für Sie tun kann?",
+        "Nein, danke, das war alles.",
+    ),
+    (
+        "Vielen Dank für Ihre Zeit und einen schönen Tag!",
+        "Danke, Ihnen auch. Tschüss!",
+    ),
 ];
 
 const DIALOGUE_EN: [(&str, &str); 8] = [
-    ("Hi, thanks for calling Brightline support, this is Ava. How can I help?", "Hi, I can't log into my account since this morning."),
-    ("Sorry to hear that. Could you give me the email address on the account?", "Sure, it's jane.miller at example dot com."),
-    ("Thanks, Jane. I can see two failed attempts. Shall I send you a reset link?", "Yes please."),
-    ("Done. It should arrive within a minute. Can you check your inbox?", "Got it, I'm resetting it now."),
-    ("Great. Is there anything else I can help you with today?", "Actually, can I change my billing date as well?"),
-    ("Of course. Which day of the month would suit you?", "The fifteenth would be better."),
-    ("I've moved your billing date to the fifteenth.", "Perfect, thank you."),
+    (
+        "Hi, thanks for calling Brightline support, this is Ava. How can I help?",
+        "Hi, I can't log into my account since this morning.",
+    ),
+    (
+        "Sorry to hear that. Could you give me the email address on the account?",
+        "Sure, it's jane.miller at example dot com.",
+    ),
+    (
+        "Thanks, Jane. I can see two failed attempts. Shall I send you a reset link?",
+        "Yes please.",
+    ),
+    (
+        "Done. It should arrive within a minute. Can you check your inbox?",
+        "Got it, I'm resetting it now.",
+    ),
+    (
+        "Great. Is there anything else I can help you with today?",
+        "Actually, can I change my billing date as well?",
+    ),
+    (
+        "Of course. Which day of the month would suit you?",
+        "The fifteenth would be better.",
+    ),
+    (
+        "I've moved your billing date to the fifteenth.",
+        "Perfect, thank you.",
+    ),
     ("You're welcome. Have a lovely day!", "You too, bye."),
 ];
 
-const FIRST_NAMES: [&str; 8] = ["Anna", "Lukas", "Sophie", "Jonas", "Emily", "Oliver", "Mia", "James"];
+const FIRST_NAMES: [&str; 8] = [
+    "Anna", "Lukas", "Sophie", "Jonas", "Emily", "Oliver", "Mia", "James",
+];
 
 /// Deterministic calls for a seed, ids growing with `created_at`, ending near `now`.
 pub fn generate(count: usize, now: i64, seed: u64) -> Vec<NewCall> {
     let mut rng = StdRng::seed_from_u64(seed);
     let span = 90 * 86_400;
-    let mut times: Vec<i64> = (0..count).map(|_| now - rng.random_range(60..span)).collect();
+    let mut times: Vec<i64> = (0..count)
+        .map(|_| now - rng.random_range(60..span))
+        .collect();
     times.sort_unstable();
-    times.into_iter().enumerate().map(|(i, at)| one_call(&mut rng, i as i64 + 1, at, now)).collect()
+    times
+        .into_iter()
+        .enumerate()
+        .map(|(i, at)| one_call(&mut rng, i as i64 + 1, at, now))
+        .collect()
 }
 
 fn pick_status(rng: &mut StdRng, recent: bool) -> CallStatus {
@@ -158,7 +242,11 @@ fn one_call(rng: &mut StdRng, id: i64, created_at: i64, now: i64) -> NewCall {
     let status = pick_status(rng, maybe_live);
     let connected = matches!(
         status,
-        CallStatus::Completed | CallStatus::EndedByCustomer | CallStatus::EndedByAssistant | CallStatus::Ended | CallStatus::InProgress
+        CallStatus::Completed
+            | CallStatus::EndedByCustomer
+            | CallStatus::EndedByAssistant
+            | CallStatus::Ended
+            | CallStatus::InProgress
     );
     let campaign = match (assistant.call_type, assistant.german) {
         (CallType::Outbound, true) if rng.random_ratio(4, 5) => CAMPAIGNS_DE.choose(rng).copied(),
@@ -171,17 +259,39 @@ fn one_call(rng: &mut StdRng, id: i64, created_at: i64, now: i64) -> NewCall {
         _ => Some(format!("+447700900{:03}", rng.random_range(0..1000))),
     };
 
-    let dialogue = if assistant.german { &DIALOGUE_DE } else { &DIALOGUE_EN };
-    let turns = if connected { rng.random_range(1..=dialogue.len()) } else { 0 };
+    let dialogue = if assistant.german {
+        &DIALOGUE_DE
+    } else {
+        &DIALOGUE_EN
+    };
+    let turns = if connected {
+        rng.random_range(1..=dialogue.len())
+    } else {
+        0
+    };
     let mut clock = created_at as f64 + 2.0 + f64::from(rng.random_range(0..1_000_000u32)) / 1e6;
     let mut segments = Vec::with_capacity(turns * 2);
     for (bot, human) in dialogue.iter().take(turns) {
-        segments.push(Segment { text: bot, kind: "transcript", sender: "bot", timestamp: micros(clock) });
+        segments.push(Segment {
+            text: bot,
+            kind: "transcript",
+            sender: "bot",
+            timestamp: micros(clock),
+        });
         clock += 3.0 + f64::from(rng.random_range(0..4_000_000u32)) / 1e6;
-        segments.push(Segment { text: human, kind: "transcript", sender: "human", timestamp: micros(clock) });
+        segments.push(Segment {
+            text: human,
+            kind: "transcript",
+            sender: "human",
+            timestamp: micros(clock),
+        });
         clock += 2.0 + f64::from(rng.random_range(0..3_000_000u32)) / 1e6;
     }
-    let duration = if connected { (clock - created_at as f64) as i64 + rng.random_range(2..20) } else { 0 };
+    let duration = if connected {
+        (clock - created_at as f64) as i64 + rng.random_range(2..20)
+    } else {
+        0
+    };
     let name = *FIRST_NAMES.choose(rng).unwrap_or(&"Alex");
     let success = turns >= 5;
 
@@ -219,7 +329,10 @@ fn one_call(rng: &mut StdRng, id: i64, created_at: i64, now: i64) -> NewCall {
         Vec::new()
     };
     let carrier_units = duration * 90_000 + if connected { 1_000_000 } else { 0 };
-    let finished = !matches!(status, CallStatus::Initiated | CallStatus::Ringing | CallStatus::InProgress);
+    let finished = !matches!(
+        status,
+        CallStatus::Initiated | CallStatus::Ringing | CallStatus::InProgress
+    );
 
     NewCall {
         id,

@@ -45,7 +45,10 @@ pub enum TokensCommand {
 }
 
 pub async fn user_by_email(store: &dyn Store, email: &str) -> anyhow::Result<User> {
-    store.find_user_by_email(email).await?.with_context(|| format!("no user with email {email}"))
+    store
+        .find_user_by_email(email)
+        .await?
+        .with_context(|| format!("no user with email {email}"))
 }
 
 pub async fn users(url: &str, command: UsersCommand) -> anyhow::Result<ExitCode> {
@@ -57,7 +60,10 @@ pub async fn users(url: &str, command: UsersCommand) -> anyhow::Result<ExitCode>
                 anyhow::bail!("{email:?} is not an email address");
             }
             match store.create_user(email, name.trim()).await {
-                Ok(user) => println!("created user {} <{}> (id {})", user.name, user.email, user.id),
+                Ok(user) => println!(
+                    "created user {} <{}> (id {})",
+                    user.name, user.email, user.id
+                ),
                 Err(StoreError::Conflict(message)) => anyhow::bail!(message),
                 Err(err) => return Err(err.into()),
             }
@@ -65,7 +71,13 @@ pub async fn users(url: &str, command: UsersCommand) -> anyhow::Result<ExitCode>
         UsersCommand::List => {
             println!("{:>6}  {:<32}  {:<24}  CREATED", "ID", "EMAIL", "NAME");
             for user in store.list_users().await? {
-                println!("{:>6}  {:<32}  {:<24}  {}", user.id, user.email, user.name, format_rfc3339(user.created_at));
+                println!(
+                    "{:>6}  {:<32}  {:<24}  {}",
+                    user.id,
+                    user.email,
+                    user.name,
+                    format_rfc3339(user.created_at)
+                );
             }
         }
     }
@@ -75,15 +87,26 @@ pub async fn users(url: &str, command: UsersCommand) -> anyhow::Result<ExitCode>
 pub async fn tokens(url: &str, command: TokensCommand) -> anyhow::Result<ExitCode> {
     let store = store::connect(url).await?;
     match command {
-        TokensCommand::Create { user, name, expires_in_days } => {
+        TokensCommand::Create {
+            user,
+            name,
+            expires_in_days,
+        } => {
             let user = user_by_email(store.as_ref(), &user).await?;
-            let (id, secret) = crate::token::issue(store.as_ref(), &user, &name, expires_in_days).await?;
-            println!("created token {id} ({name}) for {}; it is shown only this once:", user.email);
+            let (id, secret) =
+                crate::token::issue(store.as_ref(), &user, &name, expires_in_days).await?;
+            println!(
+                "created token {id} ({name}) for {}; it is shown only this once:",
+                user.email
+            );
             println!("{secret}");
         }
         TokensCommand::List { user } => {
             let user = user_by_email(store.as_ref(), &user).await?;
-            println!("{:>6}  {:<20}  {:<12}  {:<20}  {:<20}  STATUS", "ID", "NAME", "PREFIX", "CREATED", "EXPIRES");
+            println!(
+                "{:>6}  {:<20}  {:<12}  {:<20}  {:<20}  STATUS",
+                "ID", "NAME", "PREFIX", "CREATED", "EXPIRES"
+            );
             let now = now_unix();
             for token in store.list_tokens(user.id).await? {
                 let status = match (token.revoked_at, token.expires_at) {
@@ -97,7 +120,9 @@ pub async fn tokens(url: &str, command: TokensCommand) -> anyhow::Result<ExitCod
                     token.name,
                     format!("{}…", token.prefix),
                     format_rfc3339(token.created_at),
-                    token.expires_at.map_or_else(|| "never".to_owned(), format_rfc3339),
+                    token
+                        .expires_at
+                        .map_or_else(|| "never".to_owned(), format_rfc3339),
                 );
             }
         }

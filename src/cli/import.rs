@@ -31,12 +31,18 @@ pub async fn run(url: &str, args: ImportArgs) -> anyhow::Result<ExitCode> {
     for path in &args.files {
         let (source, size) = open_source(path)?;
         let bar = progress_bar(size);
-        let label = if several { format!("{path}: ") } else { String::new() };
+        let label = if several {
+            format!("{path}: ")
+        } else {
+            String::new()
+        };
         let summary = import_source(
             store.as_ref(),
             user.id,
             source,
-            |rejection| bar.suspend(|| eprintln!("{label}{}: {}", rejection.position, rejection.reason)),
+            |rejection| {
+                bar.suspend(|| eprintln!("{label}{}: {}", rejection.position, rejection.reason))
+            },
             |bytes| bar.set_position(bytes),
         )
         .await;
@@ -54,7 +60,11 @@ pub async fn run(url: &str, args: ImportArgs) -> anyhow::Result<ExitCode> {
         "{total} ({processed} calls in {seconds:.1} s, {:.0} calls/s)",
         processed as f64 / seconds.max(1e-9)
     );
-    Ok(if total.rejected > 0 { ExitCode::FAILURE } else { ExitCode::SUCCESS })
+    Ok(if total.rejected > 0 {
+        ExitCode::FAILURE
+    } else {
+        ExitCode::SUCCESS
+    })
 }
 
 /// A bar on stderr when it is a terminal; hidden otherwise.
@@ -65,16 +75,18 @@ fn progress_bar(size: Option<u64>) -> ProgressBar {
     match size {
         Some(size) => {
             let bar = ProgressBar::new(size);
-            if let Ok(style) =
-                ProgressStyle::with_template("{bar:40} {bytes}/{total_bytes} {bytes_per_sec} eta {eta}")
-            {
+            if let Ok(style) = ProgressStyle::with_template(
+                "{bar:40} {bytes}/{total_bytes} {bytes_per_sec} eta {eta}",
+            ) {
                 bar.set_style(style);
             }
             bar
         }
         None => {
             let bar = ProgressBar::new_spinner();
-            if let Ok(style) = ProgressStyle::with_template("{spinner} {bytes} read, {bytes_per_sec}") {
+            if let Ok(style) =
+                ProgressStyle::with_template("{spinner} {bytes} read, {bytes_per_sec}")
+            {
                 bar.set_style(style);
             }
             bar

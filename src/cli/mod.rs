@@ -14,11 +14,22 @@ use tracing_subscriber::EnvFilter;
 #[command(name = "callbase", version)]
 pub struct Cli {
     /// Database URL: `sqlite://PATH` (embedded, the default).
-    #[arg(long, env = "CALLBASE_DATABASE_URL", default_value = "sqlite://callbase.db", global = true, hide_env_values = true)]
+    #[arg(
+        long,
+        env = "CALLBASE_DATABASE_URL",
+        default_value = "sqlite://callbase.db",
+        global = true,
+        hide_env_values = true
+    )]
     pub database_url: String,
 
     /// Log format on stderr: `text` or `json`. Levels come from `RUST_LOG`.
-    #[arg(long, env = "CALLBASE_LOG_FORMAT", default_value = "text", global = true)]
+    #[arg(
+        long,
+        env = "CALLBASE_LOG_FORMAT",
+        default_value = "text",
+        global = true
+    )]
     pub log_format: LogFormat,
 
     #[command(subcommand)]
@@ -51,7 +62,10 @@ pub enum Command {
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
     init_logging(cli.log_format, matches!(cli.command, Command::Serve(_)));
-    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
         Ok(runtime) => runtime,
         Err(err) => {
             eprintln!("error: cannot start the async runtime: {err}");
@@ -87,7 +101,9 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
 fn init_logging(format: LogFormat, serving: bool) {
     let default = if serving { "info" } else { "warn" };
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(default));
-    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
     let _ = match format {
         LogFormat::Text => builder.try_init(),
         LogFormat::Json => builder.json().flatten_event(true).try_init(),

@@ -4,6 +4,8 @@ use std::net::SocketAddr;
 use std::process::ExitCode;
 use std::time::Duration;
 
+use std::io::Write;
+
 use clap::Args;
 
 use crate::app::{self, Settings};
@@ -43,11 +45,16 @@ pub async fn run(database_url: &str, args: ServeArgs) -> anyhow::Result<ExitCode
         .await
         .map_err(|e| anyhow::anyhow!("cannot listen on {}: {e}", args.listen))?;
     let local = listener.local_addr()?;
-    let public_url = args.public_url.clone().unwrap_or_else(|| format!("http://{local}"));
+    let public_url = args
+        .public_url
+        .clone()
+        .unwrap_or_else(|| format!("http://{local}"));
 
     if args.demo {
         let demo = crate::demo::ensure(store.as_ref()).await?;
-        println!("{}", demo.instructions(&public_url));
+        // Not println!: a closed stdout must not take the server down.
+        let mut out = std::io::stdout().lock();
+        let _ = writeln!(out, "{}", demo.instructions(&public_url)).and_then(|()| out.flush());
     }
 
     let mut settings = Settings::new(public_url);

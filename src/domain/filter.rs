@@ -72,8 +72,15 @@ impl Param {
         for (key, value) in pairs {
             if key == name {
                 let value = value.trim();
-                found = if value.is_empty() { Self::Absent } else { Self::Value(value.to_owned()) };
-            } else if key.strip_prefix(name).is_some_and(|rest| rest.starts_with('[')) {
+                found = if value.is_empty() {
+                    Self::Absent
+                } else {
+                    Self::Value(value.to_owned())
+                };
+            } else if key
+                .strip_prefix(name)
+                .is_some_and(|rest| rest.starts_with('['))
+            {
                 found = Self::Array;
             }
         }
@@ -103,7 +110,10 @@ pub fn parse_page_query(
                 default_per_page
             }
             Some(n) if n > 100 => {
-                errors.add("per_page", "The per page field must not be greater than 100.");
+                errors.add(
+                    "per_page",
+                    "The per page field must not be greater than 100.",
+                );
                 default_per_page
             }
             Some(n) => n.unsigned_abs(),
@@ -111,7 +121,9 @@ pub fn parse_page_query(
     };
     // Laravel's paginator reads anything that is not an integer >= 1 as page 1.
     let page = match Param::of(pairs, "page") {
-        Param::Value(text) => parse_int(&text).filter(|p| *p >= 1).map_or(1, i64::unsigned_abs),
+        Param::Value(text) => parse_int(&text)
+            .filter(|p| *p >= 1)
+            .map_or(1, i64::unsigned_abs),
         _ => 1,
     };
     PageQuery { page, per_page }
@@ -146,7 +158,10 @@ pub fn parse_call_list(pairs: &[(String, String)]) -> Result<CallListQuery, Fiel
     let to_day = day_param(pairs, "date_to", &mut errors);
     if let (Some(from), Some(to)) = (from_day, to_day) {
         if to < from {
-            errors.add("date_to", "The date to field must be a date after or equal to date from.");
+            errors.add(
+                "date_to",
+                "The date to field must be a date after or equal to date from.",
+            );
         }
     }
     filter.created_from = from_day.map(timefmt::day_start);
@@ -154,16 +169,23 @@ pub fn parse_call_list(pairs: &[(String, String)]) -> Result<CallListQuery, Fiel
 
     let page = parse_page_query(pairs, 15, &mut errors);
 
+    let echo = echo_params(pairs, &CALL_FILTERS);
+    errors.into_result(CallListQuery { filter, page, echo })
+}
+
+/// The given parameters among `names`, as Laravel reads them (last value wins,
+/// empty means absent), in the order the client first sent them: what page
+/// URLs carry over.
+pub fn echo_params(pairs: &[(String, String)], names: &[&str]) -> Vec<(String, String)> {
     let mut echo: Vec<(String, String)> = Vec::new();
     for (key, _) in pairs {
-        if CALL_FILTERS.contains(&key.as_str()) && !echo.iter().any(|(k, _)| k == key) {
+        if names.contains(&key.as_str()) && !echo.iter().any(|(k, _)| k == key) {
             if let Param::Value(text) = Param::of(pairs, key) {
                 echo.push((key.clone(), text));
             }
         }
     }
-
-    errors.into_result(CallListQuery { filter, page, echo })
+    echo
 }
 
 fn integer_param(pairs: &[(String, String)], name: &str, errors: &mut FieldErrors) -> Option<i64> {
@@ -183,7 +205,11 @@ fn integer_param(pairs: &[(String, String)], name: &str, errors: &mut FieldError
     }
 }
 
-fn day_param(pairs: &[(String, String)], name: &str, errors: &mut FieldErrors) -> Option<time::Date> {
+fn day_param(
+    pairs: &[(String, String)],
+    name: &str,
+    errors: &mut FieldErrors,
+) -> Option<time::Date> {
     let parsed = match Param::of(pairs, name) {
         Param::Absent => return None,
         Param::Value(text) => timefmt::parse_day(&text),
@@ -192,7 +218,10 @@ fn day_param(pairs: &[(String, String)], name: &str, errors: &mut FieldErrors) -
     if parsed.is_none() {
         errors.add(
             name,
-            format!("The {} field must match the format Y-m-d.", name.replace('_', " ")),
+            format!(
+                "The {} field must match the format Y-m-d.",
+                name.replace('_', " ")
+            ),
         );
     }
     parsed
@@ -203,7 +232,9 @@ mod tests {
     use super::*;
 
     fn pairs(query: &str) -> Vec<(String, String)> {
-        form_urlencoded::parse(query.as_bytes()).into_owned().collect()
+        form_urlencoded::parse(query.as_bytes())
+            .into_owned()
+            .collect()
     }
 
     #[test]
@@ -212,15 +243,25 @@ mod tests {
         assert_eq!(q.filter.status, None);
         assert_eq!(q.filter.call_type, Some(CallType::Inbound));
         assert_eq!(q.echo, vec![("type".to_owned(), "inbound".to_owned())]);
-        assert_eq!(q.page, PageQuery { page: 1, per_page: 15 });
+        assert_eq!(
+            q.page,
+            PageQuery {
+                page: 1,
+                per_page: 15
+            }
+        );
     }
 
     #[test]
     fn errors_in_rule_order() {
-        let err = parse_call_list(&pairs("per_page=0&status=nope&date_from=2024-13-01")).unwrap_err();
+        let err = parse_call_list(&pairs("per_page=0&status=nope&date_from=2024-13-01"))
+            .expect_err("invalid");
         let fields: Vec<&str> = err.fields().iter().map(|(f, _)| f.as_str()).collect();
         assert_eq!(fields, ["status", "date_from", "per_page"]);
-        assert_eq!(err.summary(), "The selected status is invalid. (and 2 more errors)");
+        assert_eq!(
+            err.summary(),
+            "The selected status is invalid. (and 2 more errors)"
+        );
     }
 
     #[test]
@@ -230,7 +271,13 @@ mod tests {
             assert_eq!(q.page.page, 1, "{bad}");
         }
         let q = parse_call_list(&pairs("page=7&per_page=100")).expect("valid");
-        assert_eq!(q.page, PageQuery { page: 7, per_page: 100 });
+        assert_eq!(
+            q.page,
+            PageQuery {
+                page: 7,
+                per_page: 100
+            }
+        );
         assert_eq!(q.page.offset(), 600);
     }
 }

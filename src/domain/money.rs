@@ -96,11 +96,18 @@ mod tests {
             ("92233720368.54775807", "92233720368.54775807"),
             ("-0", "0"),
         ] {
-            assert_eq!(Money::parse(input).map(|m| m.to_string()), Ok(shown.to_owned()), "{input}");
+            assert_eq!(
+                Money::parse(input).map(|m| m.to_string()),
+                Ok(shown.to_owned()),
+                "{input}"
+            );
         }
         assert_eq!(Money::parse("0.123456789"), Err(MoneyError::TooPrecise));
         assert_eq!(Money::parse("abc"), Err(MoneyError::NotANumber));
         assert_eq!(Money::parse("-1"), Err(MoneyError::Negative));
-        assert_eq!(Money::parse("92233720368.54775808"), Err(MoneyError::TooLarge));
+        assert_eq!(
+            Money::parse("92233720368.54775808"),
+            Err(MoneyError::TooLarge)
+        );
     }
 }

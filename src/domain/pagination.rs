@@ -25,7 +25,12 @@ pub enum WindowItem {
 
 impl PageMeta {
     pub fn new(query: PageQuery, total: u64, count: u64) -> Self {
-        Self { current_page: query.page, per_page: query.per_page, total, count }
+        Self {
+            current_page: query.page,
+            per_page: query.per_page,
+            total,
+            count,
+        }
     }
 
     /// `max(1, ceil(total / per_page))`.
@@ -38,7 +43,9 @@ impl PageMeta {
         if self.count == 0 {
             return None;
         }
-        let from = (self.current_page - 1).saturating_mul(self.per_page).saturating_add(1);
+        let from = (self.current_page - 1)
+            .saturating_mul(self.per_page)
+            .saturating_add(1);
         Some((from, from + self.count - 1))
     }
 
@@ -103,23 +110,61 @@ mod tests {
     #[test]
     fn small_lists_show_every_page() {
         assert_eq!(pages(&meta(1, 0).window()), "1");
-        assert_eq!(pages(&meta(5, 130).window()), "1,2,3,4,5,6,7,8,9,10,11,12,13");
+        assert_eq!(
+            pages(&meta(5, 130).window()),
+            "1,2,3,4,5,6,7,8,9,10,11,12,13"
+        );
     }
 
     #[test]
     fn long_lists_slide() {
-        assert_eq!(pages(&meta(7, 200).window()), "1,2,3,4,5,6,7,8,9,10,...,19,20");
-        assert_eq!(pages(&meta(8, 200).window()), "1,2,...,5,6,7,8,9,10,11,...,19,20");
-        assert_eq!(pages(&meta(13, 200).window()), "1,2,...,10,11,12,13,14,15,16,...,19,20");
-        assert_eq!(pages(&meta(14, 200).window()), "1,2,...,11,12,13,14,15,16,17,18,19,20");
-        assert_eq!(pages(&meta(99, 200).window()), "1,2,...,11,12,13,14,15,16,17,18,19,20");
+        assert_eq!(
+            pages(&meta(7, 200).window()),
+            "1,2,3,4,5,6,7,8,9,10,...,19,20"
+        );
+        assert_eq!(
+            pages(&meta(8, 200).window()),
+            "1,2,...,5,6,7,8,9,10,11,...,19,20"
+        );
+        assert_eq!(
+            pages(&meta(13, 200).window()),
+            "1,2,...,10,11,12,13,14,15,16,...,19,20"
+        );
+        assert_eq!(
+            pages(&meta(14, 200).window()),
+            "1,2,...,11,12,13,14,15,16,17,18,19,20"
+        );
+        assert_eq!(
+            pages(&meta(99, 200).window()),
+            "1,2,...,11,12,13,14,15,16,17,18,19,20"
+        );
     }
 
     #[test]
     fn counts() {
-        let m = PageMeta::new(PageQuery { page: 2, per_page: 15 }, 100, 15);
-        assert_eq!((m.last_page(), m.from_to(), m.prev_page(), m.next_page()), (7, Some((16, 30)), Some(1), Some(3)));
-        let past = PageMeta::new(PageQuery { page: 9, per_page: 15 }, 100, 0);
-        assert_eq!((past.from_to(), past.prev_page(), past.next_page()), (None, Some(8), None));
+        let m = PageMeta::new(
+            PageQuery {
+                page: 2,
+                per_page: 15,
+            },
+            100,
+            15,
+        );
+        assert_eq!(
+            (m.last_page(), m.from_to(), m.prev_page(), m.next_page()),
+            (7, Some((16, 30)), Some(1), Some(3))
+        );
+        let past = PageMeta::new(
+            PageQuery {
+                page: 9,
+                per_page: 15,
+            },
+            100,
+            0,
+        );
+        assert_eq!(
+            (past.from_to(), past.prev_page(), past.next_page()),
+            (None, Some(8), None)
+        );
     }
 }

@@ -20,7 +20,10 @@ mod tests {
 
     #[test]
     fn strips_separators_and_reads_00_as_plus() {
-        assert_eq!(normalize("+49 (151) 234-56/78.9"), "+491512345678 9".replace(' ', ""));
+        assert_eq!(
+            normalize("+49 (151) 234-56/78.9"),
+            "+491512345678 9".replace(' ', "")
+        );
         assert_eq!(normalize("0049 151 23456789"), "+4915123456789");
         assert_eq!(normalize("015123456789"), "015123456789");
         assert_eq!(normalize(""), "");

@@ -75,7 +75,15 @@ mod tests {
     #[test]
     fn days_are_strict() {
         assert!(parse_day("2024-02-29").is_some());
-        for bad in ["2023-02-29", "2024-1-05", "2024-01-5", "24-01-05", "2024/01/05", "2024-01-05T00:00:00Z", ""] {
+        for bad in [
+            "2023-02-29",
+            "2024-1-05",
+            "2024-01-5",
+            "24-01-05",
+            "2024/01/05",
+            "2024-01-05T00:00:00Z",
+            "",
+        ] {
             assert!(parse_day(bad).is_none(), "{bad}");
         }
         let day = parse_day("2024-01-15").expect("valid");

@@ -37,7 +37,11 @@ impl FieldErrors {
 
     /// `Ok(value)` when nothing failed.
     pub fn into_result<T>(self, value: T) -> Result<T, Self> {
-        if self.is_empty() { Ok(value) } else { Err(self) }
+        if self.is_empty() {
+            Ok(value)
+        } else {
+            Err(self)
+        }
     }
 
     /// Laravel's summary: the first message, plus ` (and N more error[s])`
@@ -101,9 +105,15 @@ mod tests {
         let mut errors = FieldErrors::single("status", "The selected status is invalid.");
         assert_eq!(errors.summary(), "The selected status is invalid.");
         errors.add("type", "The selected type is invalid.");
-        assert_eq!(errors.summary(), "The selected status is invalid. (and 1 more error)");
+        assert_eq!(
+            errors.summary(),
+            "The selected status is invalid. (and 1 more error)"
+        );
         errors.add("per_page", "x");
-        assert_eq!(errors.summary(), "The selected status is invalid. (and 2 more errors)");
+        assert_eq!(
+            errors.summary(),
+            "The selected status is invalid. (and 2 more errors)"
+        );
     }
 
     #[test]

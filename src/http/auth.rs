@@ -26,15 +26,24 @@ fn bearer_token(headers: &HeaderMap) -> Option<&str> {
     let value = headers.get(header::AUTHORIZATION)?.to_str().ok()?;
     let (scheme, token) = value.split_once(' ')?;
     let token = token.trim();
-    (scheme.eq_ignore_ascii_case("bearer") && !token.is_empty() && token.len() <= MAX_TOKEN_LEN).then_some(token)
+    (scheme.eq_ignore_ascii_case("bearer") && !token.is_empty() && token.len() <= MAX_TOKEN_LEN)
+        .then_some(token)
 }
 
 /// Rejects requests without a valid token (401) or over the rate limit (429).
 /// Records `user.id` on the request's span.
-pub async fn require_token(State(state): State<AppState>, mut request: Request, next: Next) -> Result<Response, ApiError> {
+pub async fn require_token(
+    State(state): State<AppState>,
+    mut request: Request,
+    next: Next,
+) -> Result<Response, ApiError> {
     let token = bearer_token(request.headers()).ok_or(ApiError::Unauthenticated)?;
     let hash = crate::token::hash(token);
-    let user_id = state.store.authenticate(hash, now_unix()).await?.ok_or(ApiError::Unauthenticated)?;
+    let user_id = state
+        .store
+        .authenticate(hash, now_unix())
+        .await?
+        .ok_or(ApiError::Unauthenticated)?;
     tracing::Span::current().record("user.id", user_id);
 
     let quota = state.limiter.hit(user_id)?;
@@ -63,7 +72,11 @@ pub struct RateLimiter {
 impl RateLimiter {
     /// `limit == 0` switches limiting off.
     pub fn per_minute(limit: u64) -> Self {
-        Self { limit, window: Duration::from_secs(60), hits: Mutex::new(HashMap::new()) }
+        Self {
+            limit,
+            window: Duration::from_secs(60),
+            hits: Mutex::new(HashMap::new()),
+        }
     }
 
     /// Counts a request; `Some((limit, remaining))` for the headers, `None` when off.
@@ -72,7 +85,10 @@ impl RateLimiter {
             return Ok(None);
         }
         let now = Instant::now();
-        let mut hits = self.hits.lock().map_err(|_| anyhow::anyhow!("rate limiter lock poisoned"))?;
+        let mut hits = self
+            .hits
+            .lock()
+            .map_err(|_| anyhow::anyhow!("rate limiter lock poisoned"))?;
         if hits.len() > 100_000 {
             hits.retain(|_, (start, _)| now.duration_since(*start) < self.window);
         }
@@ -119,7 +135,13 @@ mod tests {
         let limiter = RateLimiter::per_minute(2);
         assert_eq!(limiter.hit(1).ok().flatten(), Some((2, 1)));
         assert_eq!(limiter.hit(1).ok().flatten(), Some((2, 0)));
-        assert!(matches!(limiter.hit(1), Err(ApiError::TooManyAttempts { retry_after: 1..=60, .. })));
+        assert!(matches!(
+            limiter.hit(1),
+            Err(ApiError::TooManyAttempts {
+                retry_after: 1..=60,
+                ..
+            })
+        ));
         assert_eq!(limiter.hit(2).ok().flatten(), Some((2, 1)));
         assert_eq!(RateLimiter::per_minute(0).hit(1).ok().flatten(), None);
     }

@@ -1,8 +1,8 @@
 //! `GET /api/user/calls`, `GET` and `DELETE /api/user/calls/{id}` (CONTRACT §3-§5).
 
 use axum::Extension;
-use axum::extract::{Path, RawQuery, State};
 use axum::extract::rejection::PathRejection;
+use axum::extract::{Path, RawQuery, State};
 use axum::response::Response;
 
 use super::AppState;
@@ -18,7 +18,9 @@ const DELETE_NOT_FOUND: &str = "Call not found or does not belong to the authent
 
 /// Decoded query pairs, in order; a malformed query simply yields odd pairs.
 pub fn query_pairs(query: Option<&str>) -> Vec<(String, String)> {
-    form_urlencoded::parse(query.unwrap_or_default().as_bytes()).into_owned().collect()
+    form_urlencoded::parse(query.unwrap_or_default().as_bytes())
+        .into_owned()
+        .collect()
 }
 
 #[tracing::instrument(skip_all, fields(user.id = user.0))]
@@ -31,10 +33,18 @@ pub async fn list(
     let request = parse_call_list(&pairs)?;
     let page = state
         .store
-        .list_calls(user.0, &request.filter, request.page.per_page, request.page.offset())
+        .list_calls(
+            user.0,
+            &request.filter,
+            request.page.per_page,
+            request.page.offset(),
+        )
         .await?;
     let meta = PageMeta::new(request.page, page.total, page.rows.len() as u64);
-    let urls = PageUrls { path: state.url("/api/user/calls"), keep: &request.echo };
+    let urls = PageUrls {
+        path: state.url("/api/user/calls"),
+        keep: &request.echo,
+    };
     let mut out = JsonBuf::with_capacity(2048 + page.rows.len() * 2048);
     write_paginator(&mut out, &meta, &urls, |out| {
         for (i, call) in page.rows.iter().enumerate() {
@@ -59,7 +69,11 @@ pub async fn get(
     path: Result<Path<String>, PathRejection>,
 ) -> Result<Response, ApiError> {
     let id = call_id(path).ok_or(ApiError::NotFound(NOT_FOUND))?;
-    let call = state.store.get_call(user.0, id).await?.ok_or(ApiError::NotFound(NOT_FOUND))?;
+    let call = state
+        .store
+        .get_call(user.0, id)
+        .await?
+        .ok_or(ApiError::NotFound(NOT_FOUND))?;
     let mut out = JsonBuf::with_capacity(4096);
     write_call(&mut out, &call);
     Ok(out.into_response())
@@ -76,5 +90,8 @@ pub async fn delete(
         return Err(ApiError::NotFound(DELETE_NOT_FOUND));
     }
     tracing::info!(call.id = id, "call deleted");
-    Ok(json_response(axum::http::StatusCode::OK, serde_json::json!({ "message": "Call deleted successfully" })))
+    Ok(json_response(
+        axum::http::StatusCode::OK,
+        serde_json::json!({ "message": "Call deleted successfully" }),
+    ))
 }

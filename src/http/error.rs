@@ -18,13 +18,21 @@ pub enum ApiError {
     NotFound(&'static str),
     /// 405 for a known path with a method it does not support.
     #[error("method {method} not allowed on {path}")]
-    MethodNotAllowed { method: String, path: String, allowed: &'static str },
+    MethodNotAllowed {
+        method: String,
+        path: String,
+        allowed: &'static str,
+    },
     /// 422 in Laravel's validation shape.
     #[error("validation failed: {}", .0.summary())]
     Validation(FieldErrors),
     /// 429 once a user spends the minute's requests.
     #[error("rate limited")]
-    TooManyAttempts { limit: u64, retry_after: u64, reset_at: i64 },
+    TooManyAttempts {
+        limit: u64,
+        retry_after: u64,
+        reset_at: i64,
+    },
     /// 500: logged with its cause; the client learns nothing of it.
     #[error(transparent)]
     Internal(#[from] anyhow::Error),
@@ -34,7 +42,9 @@ impl From<StoreError> for ApiError {
     fn from(err: StoreError) -> Self {
         match err {
             StoreError::Internal(err) => Self::Internal(err),
-            StoreError::Conflict(message) => Self::Internal(anyhow::anyhow!("unexpected conflict: {message}")),
+            StoreError::Conflict(message) => {
+                Self::Internal(anyhow::anyhow!("unexpected conflict: {message}"))
+            }
         }
     }
 }
@@ -60,10 +70,18 @@ impl IntoResponse for ApiError {
         match self {
             Self::Unauthenticated => message(StatusCode::UNAUTHORIZED, "Unauthenticated."),
             Self::NotFound(text) => message(StatusCode::NOT_FOUND, text),
-            Self::MethodNotAllowed { method, path, allowed } => {
-                let text = format!("The {method} method is not supported for route {path}. Supported methods: {allowed}.");
+            Self::MethodNotAllowed {
+                method,
+                path,
+                allowed,
+            } => {
+                let text = format!(
+                    "The {method} method is not supported for route {path}. Supported methods: {allowed}."
+                );
                 let mut response = message(StatusCode::METHOD_NOT_ALLOWED, &text);
-                response.headers_mut().insert(header::ALLOW, HeaderValue::from_static(allowed));
+                response
+                    .headers_mut()
+                    .insert(header::ALLOW, HeaderValue::from_static(allowed));
                 response
             }
             Self::Validation(errors) => {
@@ -72,10 +90,17 @@ impl IntoResponse for ApiError {
                     message: String,
                     errors: &'a FieldErrors,
                 }
-                let body = Body { message: errors.summary(), errors: &errors };
+                let body = Body {
+                    message: errors.summary(),
+                    errors: &errors,
+                };
                 (StatusCode::UNPROCESSABLE_ENTITY, axum::Json(body)).into_response()
             }
-            Self::TooManyAttempts { limit, retry_after, reset_at } => {
+            Self::TooManyAttempts {
+                limit,
+                retry_after,
+                reset_at,
+            } => {
                 let mut response = json_response(
                     StatusCode::TOO_MANY_REQUESTS,
                     json!({ "message": "Too Many Attempts.", "retry_after": retry_after }),

@@ -28,7 +28,11 @@ pub fn apply(router: Router, limits: Limits) -> Router {
         .layer(
             TraceLayer::new_for_http()
                 .make_span_with(|request: &Request| {
-                    let request_id = request.headers().get(REQUEST_ID).and_then(|v| v.to_str().ok()).unwrap_or("-");
+                    let request_id = request
+                        .headers()
+                        .get(REQUEST_ID)
+                        .and_then(|v| v.to_str().ok())
+                        .unwrap_or("-");
                     // The query string can carry phone numbers: log the path only.
                     tracing::info_span!(
                         "request",
@@ -41,8 +45,13 @@ pub fn apply(router: Router, limits: Limits) -> Router {
                 .on_response(DefaultOnResponse::new().level(Level::INFO)),
         )
         .layer(middleware::from_fn(json_errors))
-        .layer(middleware::from_fn(move |request: Request, next: Next| check_uri(max_uri, request, next)))
-        .layer(TimeoutLayer::with_status_code(StatusCode::SERVICE_UNAVAILABLE, limits.request_timeout))
+        .layer(middleware::from_fn(move |request: Request, next: Next| {
+            check_uri(max_uri, request, next)
+        }))
+        .layer(TimeoutLayer::with_status_code(
+            StatusCode::SERVICE_UNAVAILABLE,
+            limits.request_timeout,
+        ))
         // Enforced by axum's body extractors, which answer 413 past it.
         .layer(DefaultBodyLimit::max(limits.max_body_bytes));
     router.layer(layers)
@@ -50,7 +59,10 @@ pub fn apply(router: Router, limits: Limits) -> Router {
 
 /// 414 for request targets longer than the limit.
 async fn check_uri(max: usize, request: Request, next: Next) -> Response {
-    let length = request.uri().path_and_query().map_or(0, |pq| pq.as_str().len());
+    let length = request
+        .uri()
+        .path_and_query()
+        .map_or(0, |pq| pq.as_str().len());
     if length > max {
         return message(StatusCode::URI_TOO_LONG, "URI Too Long");
     }

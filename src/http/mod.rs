@@ -47,32 +47,54 @@ pub struct Limits {
 
 impl Default for Limits {
     fn default() -> Self {
-        Self { request_timeout: Duration::from_secs(30), max_body_bytes: 1024 * 1024, max_uri_bytes: 8 * 1024 }
+        Self {
+            request_timeout: Duration::from_secs(30),
+            max_body_bytes: 1024 * 1024,
+            max_uri_bytes: 8 * 1024,
+        }
     }
 }
 
 /// A method router whose unsupported methods answer Laravel's 405.
 fn route(methods: MethodRouter<AppState>, allowed: &'static str) -> MethodRouter<AppState> {
-    methods.fallback(move |method: Method, OriginalUri(uri): OriginalUri| async move {
-        ApiError::MethodNotAllowed {
-            method: method.to_string(),
-            path: uri.path().trim_start_matches('/').to_owned(),
-            allowed,
-        }
-    })
+    methods.fallback(
+        move |method: Method, OriginalUri(uri): OriginalUri| async move {
+            ApiError::MethodNotAllowed {
+                method: method.to_string(),
+                path: uri.path().trim_start_matches('/').to_owned(),
+                allowed,
+            }
+        },
+    )
 }
 
 /// The whole application.
 pub fn router(state: AppState, limits: Limits) -> Router {
-    let api = Router::new()
-        .route("/api/user/calls", route(get(calls::list), "GET, HEAD"))
-        .route("/api/user/calls/{id}", route(get(calls::get).delete(calls::delete), "GET, HEAD, DELETE"))
-        .route("/api/user/assistants/get", route(get(owned::list_assistants), "GET, HEAD"))
-        .route("/api/user/campaigns", route(get(owned::list_campaigns), "GET, HEAD"))
-        .route_layer(axum_mw::from_fn_with_state(state.clone(), auth::require_token));
-
+    // Authentication wraps the handlers only, so that an unsupported method
+    // answers 405 before any token is looked at (as Laravel routes do).
+    let authed = |methods: MethodRouter<AppState>, allowed: &'static str| {
+        route(
+            methods.route_layer(axum_mw::from_fn_with_state(
+                state.clone(),
+                auth::require_token,
+            )),
+            allowed,
+        )
+    };
     let app = Router::new()
-        .merge(api)
+        .route("/api/user/calls", authed(get(calls::list), "GET, HEAD"))
+        .route(
+            "/api/user/calls/{id}",
+            authed(get(calls::get).delete(calls::delete), "GET, HEAD, DELETE"),
+        )
+        .route(
+            "/api/user/assistants/get",
+            authed(get(owned::list_assistants), "GET, HEAD"),
+        )
+        .route(
+            "/api/user/campaigns",
+            authed(get(owned::list_campaigns), "GET, HEAD"),
+        )
         .route("/health", route(get(health), "GET, HEAD"))
         .fallback(|| async { message(StatusCode::NOT_FOUND, "Not Found") })
         .with_state(state);
@@ -85,11 +107,17 @@ async fn health(State(state): State<AppState>) -> Response {
         Ok(Ok(())) => json_response(StatusCode::OK, serde_json::json!({ "status": "ok" })),
         Ok(Err(err)) => {
             tracing::warn!(error = %err, "health check: database error");
-            json_response(StatusCode::SERVICE_UNAVAILABLE, serde_json::json!({ "status": "unavailable" }))
+            json_response(
+                StatusCode::SERVICE_UNAVAILABLE,
+                serde_json::json!({ "status": "unavailable" }),
+            )
         }
         Err(_) => {
             tracing::warn!("health check: database did not answer within 1s");
-            json_response(StatusCode::SERVICE_UNAVAILABLE, serde_json::json!({ "status": "unavailable" }))
+            json_response(
+                StatusCode::SERVICE_UNAVAILABLE,
+                serde_json::json!({ "status": "unavailable" }),
+            )
         }
     }
     .into_response()

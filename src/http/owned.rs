@@ -11,7 +11,7 @@ use super::calls::query_pairs;
 use super::error::ApiError;
 use super::views::{JsonBuf, PageUrls, write_paginator};
 use crate::domain::FieldErrors;
-use crate::domain::filter::parse_page_query;
+use crate::domain::filter::{echo_params, parse_page_query};
 use crate::domain::pagination::PageMeta;
 use crate::domain::timefmt::format_rfc3339;
 
@@ -45,17 +45,16 @@ pub async fn list_assistants(
     let mut errors = FieldErrors::new();
     let page_query = parse_page_query(&pairs, 10, &mut errors);
     let page_query = errors.into_result(page_query)?;
-    let page = state.store.list_assistants(user.0, page_query.per_page, page_query.offset()).await?;
+    let page = state
+        .store
+        .list_assistants(user.0, page_query.per_page, page_query.offset())
+        .await?;
 
-    // Page URLs keep the request's per_page (its last value, as Laravel reads it).
-    let keep: Vec<(String, String)> = pairs
-        .iter()
-        .filter(|(k, v)| k == "per_page" && !v.trim().is_empty())
-        .map(|(k, v)| (k.clone(), v.trim().to_owned()))
-        .last()
-        .into_iter()
-        .collect();
-    let urls = PageUrls { path: state.url("/api/user/assistants/get"), keep: &keep };
+    let keep = echo_params(&pairs, &["per_page"]);
+    let urls = PageUrls {
+        path: state.url("/api/user/assistants/get"),
+        keep: &keep,
+    };
     let meta = PageMeta::new(page_query, page.total, page.rows.len() as u64);
     let mut out = JsonBuf::with_capacity(4096);
     write_paginator(&mut out, &meta, &urls, |out| {

@@ -92,7 +92,11 @@ pub fn write_call(out: &mut JsonBuf, call: &CallRecord) {
     out.key("evaluation");
     out.raw(call.evaluation.as_str());
     out.key("webhook_response");
-    out.raw(call.webhook_response.as_ref().map_or("null", |j| j.as_str()));
+    out.raw(
+        call.webhook_response
+            .as_ref()
+            .map_or("null", |j| j.as_str()),
+    );
     out.key("carrier_cost");
     out.money(call.carrier_cost);
     out.key("total_cost");
@@ -127,7 +131,12 @@ impl PageUrls<'_> {
 }
 
 /// Laravel's length-aware paginator (CONTRACT §3); `data` writes the rows.
-pub fn write_paginator(out: &mut JsonBuf, meta: &PageMeta, urls: &PageUrls<'_>, data: impl FnOnce(&mut JsonBuf)) {
+pub fn write_paginator(
+    out: &mut JsonBuf,
+    meta: &PageMeta,
+    urls: &PageUrls<'_>,
+    data: impl FnOnce(&mut JsonBuf),
+) {
     let page_url = |page: Option<u64>| page.map(|p| urls.url(p));
     let prev = page_url(meta.prev_page());
     let next = page_url(meta.next_page());
@@ -155,7 +164,12 @@ pub fn write_paginator(out: &mut JsonBuf, meta: &PageMeta, urls: &PageUrls<'_>, 
         out.raw(",");
         match item {
             WindowItem::Page(n) => {
-                write_link(out, Some(&urls.url(n)), &n.to_string(), n == meta.current_page);
+                write_link(
+                    out,
+                    Some(&urls.url(n)),
+                    &n.to_string(),
+                    n == meta.current_page,
+                );
             }
             WindowItem::Gap => write_link(out, None, "...", false),
         }

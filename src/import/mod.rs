@@ -111,7 +111,10 @@ where
     R: Read + Send + 'static,
 {
     let bytes = Arc::new(AtomicU64::new(0));
-    let counting = Counting { inner: source, count: bytes.clone() };
+    let counting = Counting {
+        inner: source,
+        count: bytes.clone(),
+    };
     let (tx, mut rx) = mpsc::channel::<Chunk>(2);
     let reader = tokio::task::spawn_blocking(move || read_source(counting, &tx));
 
@@ -175,14 +178,19 @@ impl Batcher<'_> {
     }
 
     fn send(&self, chunk: Chunk) -> anyhow::Result<()> {
-        self.tx.blocking_send(chunk).map_err(|_| anyhow::anyhow!("import stopped"))
+        self.tx
+            .blocking_send(chunk)
+            .map_err(|_| anyhow::anyhow!("import stopped"))
     }
 }
 
 /// Runs on a blocking thread: detects the format and feeds the batcher.
 fn read_source<R: Read>(source: R, tx: &mpsc::Sender<Chunk>) -> anyhow::Result<()> {
     let mut input = std::io::BufReader::with_capacity(256 * 1024, source);
-    let mut batcher = Batcher { tx, batch: Vec::with_capacity(BATCH_SIZE) };
+    let mut batcher = Batcher {
+        tx,
+        batch: Vec::with_capacity(BATCH_SIZE),
+    };
 
     // Skip blank lines up to the first content and look at it.
     let mut first = String::new();
@@ -201,7 +209,9 @@ fn read_source<R: Read>(source: R, tx: &mpsc::Sender<Chunk>) -> anyhow::Result<(
     let is_document = trimmed.starts_with('[')
         || match serde_json::from_str::<serde_json::Map<String, serde_json::Value>>(first.trim()) {
             // A complete object on the first line: a call, or a one-line saved page.
-            Ok(object) => object.get("data").is_some_and(|d| d.is_array()) && !object.contains_key("id"),
+            Ok(object) => {
+                object.get("data").is_some_and(|d| d.is_array()) && !object.contains_key("id")
+            }
             // A first line that stops mid-object starts a pretty-printed document;
             // one with a syntax error is a broken call line, reported as such.
             Err(err) => err.is_eof(),
@@ -216,10 +226,14 @@ fn read_source<R: Read>(source: R, tx: &mpsc::Sender<Chunk>) -> anyhow::Result<(
             index += 1;
             batcher.push(position, item.get())
         };
-        DocumentSeed { on_item: &mut on_item }
-            .deserialize(&mut deserializer)
-            .map_err(|e| anyhow::anyhow!("the file is not valid JSON: {e}"))?;
-        deserializer.end().map_err(|e| anyhow::anyhow!("unexpected content after the JSON document: {e}"))?;
+        DocumentSeed {
+            on_item: &mut on_item,
+        }
+        .deserialize(&mut deserializer)
+        .map_err(|e| anyhow::anyhow!("the file is not valid JSON: {e}"))?;
+        deserializer
+            .end()
+            .map_err(|e| anyhow::anyhow!("unexpected content after the JSON document: {e}"))?;
     } else {
         let mut line_no = first_line_no;
         let mut line = first;
@@ -227,7 +241,10 @@ fn read_source<R: Read>(source: R, tx: &mpsc::Sender<Chunk>) -> anyhow::Result<(
             if !line.trim().is_empty() {
                 if line.len() > MAX_LINE_BYTES {
                     let reason = format!("line longer than {MAX_LINE_BYTES} bytes");
-                    batcher.send(Chunk::Rejected(Rejection { position: Position::Line(line_no), reason }))?;
+                    batcher.send(Chunk::Rejected(Rejection {
+                        position: Position::Line(line_no),
+                        reason,
+                    }))?;
                 } else {
                     batcher.push(Position::Line(line_no), line.trim())?;
                 }
@@ -265,7 +282,9 @@ impl<'de> Visitor<'de> for DocumentSeed<'_> {
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<(), A::Error> {
         while let Some(key) = map.next_key::<String>()? {
             if key == "data" {
-                map.next_value_seed(ItemsSeed { on_item: self.on_item })?;
+                map.next_value_seed(ItemsSeed {
+                    on_item: self.on_item,
+                })?;
                 // `on_item` moved into the seed: read the rest without it.
                 while map.next_key::<IgnoredAny>()?.is_some() {
                     map.next_value::<IgnoredAny>()?;
@@ -278,7 +297,10 @@ impl<'de> Visitor<'de> for DocumentSeed<'_> {
     }
 
     fn visit_seq<A: SeqAccess<'de>>(self, seq: A) -> Result<(), A::Error> {
-        ItemsSeed { on_item: self.on_item }.visit_seq(seq)
+        ItemsSeed {
+            on_item: self.on_item,
+        }
+        .visit_seq(seq)
     }
 }
 
@@ -314,7 +336,11 @@ pub fn open_source(path: &str) -> anyhow::Result<(Box<dyn Read + Send>, Option<u
         return Ok((Box::new(std::io::stdin()), None));
     }
     let file = std::fs::File::open(path).map_err(|e| anyhow::anyhow!("cannot open {path}: {e}"))?;
-    let size = file.metadata().ok().filter(|m| m.is_file()).map(|m| m.len());
+    let size = file
+        .metadata()
+        .ok()
+        .filter(|m| m.is_file())
+        .map(|m| m.len());
     Ok((Box::new(file), size))
 }
 
@@ -336,12 +362,16 @@ mod tests {
         }
         out.sort_by_key(|r| match r {
             Ok((Position::Line(n) | Position::Item(n), _)) => *n,
-            Err(Rejection { position: Position::Line(n) | Position::Item(n), .. }) => *n,
+            Err(Rejection {
+                position: Position::Line(n) | Position::Item(n),
+                ..
+            }) => *n,
         });
         out
     }
 
-    const CALL: &str = r#"{"id":ID,"type":"web","status":"completed","created_at":"2024-01-15T10:30:00Z"}"#;
+    const CALL: &str =
+        r#"{"id":ID,"type":"web","status":"completed","created_at":"2024-01-15T10:30:00Z"}"#;
 
     fn call(id: i64) -> String {
         CALL.replace("ID", &id.to_string())
@@ -353,17 +383,31 @@ mod tests {
         let got = parse_all(&text);
         assert_eq!(got.len(), 3);
         assert_eq!(got[0], Ok((Position::Line(2), 1)));
-        assert!(matches!(&got[1], Err(Rejection { position: Position::Line(3), .. })));
+        assert!(matches!(
+            &got[1],
+            Err(Rejection {
+                position: Position::Line(3),
+                ..
+            })
+        ));
         assert_eq!(got[2], Ok((Position::Line(5), 2)));
     }
 
     #[test]
     fn documents_pretty_compact_and_bare() {
-        let pretty = format!("{{\n  \"current_page\": 1,\n  \"data\": [\n{},\n{}\n],\n \"total\": 2\n}}\n", call(1), call(2));
+        let pretty = format!(
+            "{{\n  \"current_page\": 1,\n  \"data\": [\n{},\n{}\n],\n \"total\": 2\n}}\n",
+            call(1),
+            call(2)
+        );
         let compact = format!("{{\"data\":[{},{}],\"total\":2}}", call(1), call(2));
         let bare = format!("[{}, {}]", call(1), call(2));
         for text in [pretty, compact, bare] {
-            assert_eq!(parse_all(&text), vec![Ok((Position::Item(0), 1)), Ok((Position::Item(1), 2))], "{text}");
+            assert_eq!(
+                parse_all(&text),
+                vec![Ok((Position::Item(0), 1)), Ok((Position::Item(1), 2))],
+                "{text}"
+            );
         }
     }
 }

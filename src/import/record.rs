@@ -59,49 +59,84 @@ type FieldResult<T> = Result<T, String>;
 
 /// Parses and validates one call object given as JSON text.
 pub fn parse_call(text: &str) -> Result<NewCall, String> {
-    let value: &RawValue = serde_json::from_str(text).map_err(|e| format!("not valid JSON: {e}"))?;
+    let value: &RawValue =
+        serde_json::from_str(text).map_err(|e| format!("not valid JSON: {e}"))?;
     if !value.get().starts_with('{') {
         return Err("not a call object: expected a JSON object".to_owned());
     }
-    let raw: RawCall<'_> = serde_json::from_str(value.get()).map_err(|e| format!("not a call object: {e}"))?;
+    let raw: RawCall<'_> =
+        serde_json::from_str(value.get()).map_err(|e| format!("not a call object: {e}"))?;
 
+    // Checked in the contract's field order, so the first problem reported is
+    // the first one a reader of the line meets.
     let id = required("id", raw.id).and_then(|v| integer("id", v))?;
     if id < 1 {
         return Err("id: must be a positive integer".to_owned());
     }
-    let created_at = required("created_at", raw.created_at).and_then(|v| timestamp("created_at", v))?;
-    let updated_at = match raw.updated_at {
-        Some(v) => timestamp("updated_at", v)?,
-        None => created_at,
-    };
-    let duration = match raw.duration {
-        Some(v) => integer("duration", v)?,
-        None => 0,
-    };
+    let assistant_name = opt_text("assistant_name", raw.assistant_name, MAX_NAME)?;
+    let campaign_name = opt_text("campaign_name", raw.campaign_name, MAX_NAME)?;
+    let call_type = required("type", raw.call_type)
+        .and_then(|v| one_of("type", v, CallType::parse, CallType::ALL))?;
+    let duration = raw.duration.map_or(Ok(0), |v| integer("duration", v))?;
     if duration < 0 {
         return Err("duration: must not be negative".to_owned());
     }
+    let assistant_phone_number = opt_text(
+        "assistant_phone_number",
+        raw.assistant_phone_number,
+        MAX_SHORT_TEXT,
+    )?;
+    let client_phone_number = opt_text(
+        "client_phone_number",
+        raw.client_phone_number,
+        MAX_SHORT_TEXT,
+    )?;
+    let status = required("status", raw.status)
+        .and_then(|v| one_of("status", v, CallStatus::parse, CallStatus::ALL))?;
+    let transcript = raw
+        .transcript
+        .map_or(Ok(JsonText::empty_array()), transcript)?;
+    let variables = raw
+        .variables
+        .map_or(Ok(JsonText::empty_object()), variables)?;
+    let evaluation = raw
+        .evaluation
+        .map_or(Ok(JsonText::empty_array()), evaluation)?;
+    let webhook_response = raw
+        .webhook_response
+        .map(|v| JsonText::from_trusted(compact(v.get())));
+    let carrier_cost = raw
+        .carrier_cost
+        .map(|v| money("carrier_cost", v))
+        .transpose()?;
+    let total_cost = raw.total_cost.map(|v| money("total_cost", v)).transpose()?;
+    let answered_by = raw
+        .answered_by
+        .map(|v| one_of("answered_by", v, AnsweredBy::parse, AnsweredBy::ALL))
+        .transpose()?;
+    let recording_url = opt_text("recording_url", raw.recording_url, MAX_SHORT_TEXT)?;
+    let created_at =
+        required("created_at", raw.created_at).and_then(|v| timestamp("created_at", v))?;
+    let updated_at = raw
+        .updated_at
+        .map_or(Ok(created_at), |v| timestamp("updated_at", v))?;
     Ok(NewCall {
         id,
-        assistant_name: opt_text("assistant_name", raw.assistant_name, MAX_NAME)?,
-        campaign_name: opt_text("campaign_name", raw.campaign_name, MAX_NAME)?,
-        call_type: required("type", raw.call_type).and_then(|v| one_of("type", v, CallType::parse, CallType::ALL))?,
+        assistant_name,
+        campaign_name,
+        call_type,
         duration,
-        assistant_phone_number: opt_text("assistant_phone_number", raw.assistant_phone_number, MAX_SHORT_TEXT)?,
-        client_phone_number: opt_text("client_phone_number", raw.client_phone_number, MAX_SHORT_TEXT)?,
-        status: required("status", raw.status)
-            .and_then(|v| one_of("status", v, CallStatus::parse, CallStatus::ALL))?,
-        transcript: raw.transcript.map_or(Ok(JsonText::empty_array()), transcript)?,
-        variables: raw.variables.map_or(Ok(JsonText::empty_object()), variables)?,
-        evaluation: raw.evaluation.map_or(Ok(JsonText::empty_array()), evaluation)?,
-        webhook_response: raw.webhook_response.map(|v| JsonText::from_trusted(compact(v.get()))),
-        carrier_cost: raw.carrier_cost.map(|v| money("carrier_cost", v)).transpose()?,
-        total_cost: raw.total_cost.map(|v| money("total_cost", v)).transpose()?,
-        answered_by: raw
-            .answered_by
-            .map(|v| one_of("answered_by", v, AnsweredBy::parse, AnsweredBy::ALL))
-            .transpose()?,
-        recording_url: opt_text("recording_url", raw.recording_url, MAX_SHORT_TEXT)?,
+        assistant_phone_number,
+        client_phone_number,
+        status,
+        transcript,
+        variables,
+        evaluation,
+        webhook_response,
+        carrier_cost,
+        total_cost,
+        answered_by,
+        recording_url,
         created_at,
         updated_at,
     })
@@ -112,7 +147,8 @@ fn required<'a>(field: &str, value: Option<&'a RawValue>) -> FieldResult<&'a Raw
 }
 
 fn string(field: &str, value: &RawValue) -> FieldResult<String> {
-    serde_json::from_str::<String>(value.get()).map_err(|_| format!("{field}: must be a string, got {}", value.get()))
+    serde_json::from_str::<String>(value.get())
+        .map_err(|_| format!("{field}: must be a string, got {}", value.get()))
 }
 
 fn opt_text(field: &str, value: Option<&RawValue>, max: usize) -> FieldResult<Option<String>> {
@@ -127,8 +163,13 @@ fn opt_text(field: &str, value: Option<&RawValue>, max: usize) -> FieldResult<Op
 /// An integer, or a string holding one (clients send both).
 fn integer(field: &str, value: &RawValue) -> FieldResult<i64> {
     let text = value.get();
-    let digits = if text.starts_with('"') { string(field, value)? } else { text.to_owned() };
-    crate::domain::validation::parse_int(digits.trim()).ok_or_else(|| format!("{field}: must be an integer, got {text}"))
+    let digits = if text.starts_with('"') {
+        string(field, value)?
+    } else {
+        text.to_owned()
+    };
+    crate::domain::validation::parse_int(digits.trim())
+        .ok_or_else(|| format!("{field}: must be an integer, got {text}"))
 }
 
 fn one_of<T: std::fmt::Display>(
@@ -153,7 +194,11 @@ fn timestamp(field: &str, value: &RawValue) -> FieldResult<i64> {
 /// A JSON number, or a numeric string as the real Famulor API sends costs.
 fn money(field: &str, value: &RawValue) -> FieldResult<Money> {
     let text = value.get();
-    let number = if text.starts_with('"') { string(field, value)? } else { text.to_owned() };
+    let number = if text.starts_with('"') {
+        string(field, value)?
+    } else {
+        text.to_owned()
+    };
     Money::parse(&number).map_err(|e| format!("{field}: {e}, got {text}"))
 }
 
@@ -162,7 +207,8 @@ fn transcript(value: &RawValue) -> FieldResult<JsonText> {
         .map_err(|_| "transcript: must be an array of segments".to_owned())?;
     let mut keyed = Vec::with_capacity(segments.len());
     for (i, segment) in segments.iter().enumerate() {
-        let parsed: Value = serde_json::from_str(segment.get()).map_err(|e| format!("transcript[{i}]: {e}"))?;
+        let parsed: Value =
+            serde_json::from_str(segment.get()).map_err(|e| format!("transcript[{i}]: {e}"))?;
         let problem = if !parsed.is_object() {
             Some("must be an object")
         } else if !parsed["text"].is_string() {
@@ -203,14 +249,17 @@ fn variables(value: &RawValue) -> FieldResult<JsonText> {
 }
 
 fn evaluation(value: &RawValue) -> FieldResult<JsonText> {
-    let items: Vec<Value> =
-        serde_json::from_str(value.get()).map_err(|_| "evaluation: must be an array of results".to_owned())?;
+    let items: Vec<Value> = serde_json::from_str(value.get())
+        .map_err(|_| "evaluation: must be an array of results".to_owned())?;
     for (i, item) in items.iter().enumerate() {
         let problem = if !item.is_object() {
             Some("must be an object")
         } else if !item["name"].is_string() {
             Some("name must be a string")
-        } else if !matches!(item["type"].as_str(), Some("bool" | "string" | "integer" | "number")) {
+        } else if !matches!(
+            item["type"].as_str(),
+            Some("bool" | "string" | "integer" | "number")
+        ) {
             Some("type must be one of bool, string, integer, number")
         } else if item.get("value").is_none() {
             Some("value is required")
@@ -273,19 +322,40 @@ mod tests {
             call.transcript.as_str(),
             r#"[{"text":"Hallo, hier ist \"Max\"","type":"transcript","sender":"bot","timestamp":1754055268.525861},{"text":"Hallo?","type":"transcript","sender":"human","timestamp":1754055272.069057}]"#
         );
-        assert_eq!(call.variables.as_str(), r#"{"customer_name":"John","big":123456789012345678901234567890}"#);
-        assert_eq!(call.carrier_cost.map(|m| m.to_string()), Some("0.08".to_owned()));
+        assert_eq!(
+            call.variables.as_str(),
+            r#"{"customer_name":"John","big":123456789012345678901234567890}"#
+        );
+        assert_eq!(
+            call.carrier_cost.map(|m| m.to_string()),
+            Some("0.08".to_owned())
+        );
         assert_eq!(call.updated_at - call.created_at, 180);
     }
 
     #[test]
     fn explains_what_is_wrong() {
         for (broken, reason) in [
-            (SEED.replace("\"completed\"", "\"done\""), "status: \"done\" is not one of"),
-            (SEED.replace("123456,", "\"abc\","), "id: must be an integer"),
-            (SEED.replace("\"human\", \"timestamp\"", "\"robot\", \"timestamp\""), "transcript[0]: sender"),
-            (SEED.replace("\"0.08000000\"", "0.123456789"), "carrier_cost: must have at most 8"),
-            (SEED.replace("2024-01-15T10:30:00Z", "yesterday"), "created_at:"),
+            (
+                SEED.replace("\"completed\"", "\"done\""),
+                "status: \"done\" is not one of",
+            ),
+            (
+                SEED.replace("123456,", "\"abc\","),
+                "id: must be an integer",
+            ),
+            (
+                SEED.replace("\"human\", \"timestamp\"", "\"robot\", \"timestamp\""),
+                "transcript[0]: sender",
+            ),
+            (
+                SEED.replace("\"0.08000000\"", "0.123456789"),
+                "carrier_cost: must have at most 8",
+            ),
+            (
+                SEED.replace("2024-01-15T10:30:00Z", "yesterday"),
+                "created_at:",
+            ),
             ("[1]".to_owned(), "not a call object"),
             ("{".to_owned(), "not valid JSON"),
         ] {
@@ -296,6 +366,9 @@ mod tests {
 
     #[test]
     fn compacts_outside_strings_only() {
-        assert_eq!(compact("{ \"a b\" : [1, 2],\n \"c\\\" d\": \" \" }"), "{\"a b\":[1,2],\"c\\\" d\":\" \"}");
+        assert_eq!(
+            compact("{ \"a b\" : [1, 2],\n \"c\\\" d\": \" \" }"),
+            "{\"a b\":[1,2],\"c\\\" d\":\" \"}"
+        );
     }
 }

@@ -114,7 +114,12 @@ pub trait Store: Send + Sync + 'static {
     /// The user owning an active (not revoked, not expired at `now`) token.
     async fn authenticate(&self, hash: [u8; 32], now: i64) -> StoreResult<Option<i64>>;
 
-    async fn list_assistants(&self, user_id: i64, limit: u64, offset: u64) -> StoreResult<Page<Assistant>>;
+    async fn list_assistants(
+        &self,
+        user_id: i64,
+        limit: u64,
+        offset: u64,
+    ) -> StoreResult<Page<Assistant>>;
     async fn list_campaigns(&self, user_id: i64) -> StoreResult<Vec<Campaign>>;
 
     /// Calls matching the filter, newest first (`created_at`, then `id`, descending).
@@ -130,7 +135,11 @@ pub trait Store: Send + Sync + 'static {
     async fn delete_call(&self, user_id: i64, call_id: i64) -> StoreResult<bool>;
     /// Upserts a batch by id in one transaction, creating assistants and
     /// campaigns by name. Outcomes come back in input order.
-    async fn import_calls(&self, user_id: i64, calls: Vec<NewCall>) -> StoreResult<Vec<ImportOutcome>>;
+    async fn import_calls(
+        &self,
+        user_id: i64,
+        calls: Vec<NewCall>,
+    ) -> StoreResult<Vec<ImportOutcome>>;
     /// Number of calls of a user (demo seeding and the CLI; not a hot path).
     async fn count_user_calls(&self, user_id: i64) -> StoreResult<u64>;
 }
@@ -140,7 +149,10 @@ pub async fn connect(url: &str) -> anyhow::Result<Arc<dyn Store>> {
     if let Some(path) = sqlite::path_from_url(url) {
         return Ok(Arc::new(sqlite::SqliteStore::open(&path).await?));
     }
-    anyhow::bail!("unsupported database URL {:?}: use sqlite://PATH", redact_url(url))
+    anyhow::bail!(
+        "unsupported database URL {:?}: use sqlite://PATH",
+        redact_url(url)
+    )
 }
 
 /// A database URL fit for logs: the password, if any, replaced by `***`.
@@ -161,7 +173,13 @@ pub fn redact_url(url: &str) -> String {
 mod tests {
     #[test]
     fn redacts_passwords() {
-        assert_eq!(super::redact_url("postgres://u:secret@h/db"), "postgres://u:***@h/db");
-        assert_eq!(super::redact_url("sqlite://callbase.db"), "sqlite://callbase.db");
+        assert_eq!(
+            super::redact_url("postgres://u:secret@h/db"),
+            "postgres://u:***@h/db"
+        );
+        assert_eq!(
+            super::redact_url("sqlite://callbase.db"),
+            "sqlite://callbase.db"
+        );
     }
 }

@@ -1,1 +1,17 @@
+//! HTTP integration tests: a real server on port 0 over a fresh database per
+//! test. Tests are written once and run on every storage backend through
+//! `backend_tests!`.
 
+#[macro_use]
+mod helpers;
+
+mod auth;
+mod cli;
+mod get_delete;
+mod import;
+mod list_filters;
+mod model;
+mod owned;
+mod pagination;
+mod protocol;
+mod validation;

@@ -7,12 +7,15 @@ use rusqlite::types::Value;
 use rusqlite::{Connection, OptionalExtension, Row, TransactionBehavior, params, params_from_iter};
 
 use crate::domain::timefmt::now_unix;
-use crate::domain::{AnsweredBy, CallFilter, CallRecord, CallStatus, CallType, JsonText, Money, NewCall, phone};
+use crate::domain::{
+    AnsweredBy, CallFilter, CallRecord, CallStatus, CallType, JsonText, Money, NewCall, phone,
+};
 use crate::store::{ImportOutcome, Page, StoreResult};
 
 /// The Call object's columns, in the contract's field order, for `SELECT`s
 /// joined with the assistant (`a`) and campaign (`p`) names.
-const CALL_SELECT: &str = "SELECT c.id, a.name, p.name, c.type, c.duration, c.assistant_phone_number,
+const CALL_SELECT: &str =
+    "SELECT c.id, a.name, p.name, c.type, c.duration, c.assistant_phone_number,
     c.client_phone_number, c.status, c.transcript, c.variables, c.evaluation, c.webhook_response,
     c.carrier_cost, c.total_cost, c.answered_by, c.recording_url, c.created_at, c.updated_at
     FROM calls c
@@ -42,7 +45,9 @@ const WRITE_COLUMNS: [&str; 18] = [
 ];
 
 static INSERT_SQL: LazyLock<String> = LazyLock::new(|| {
-    let placeholders: Vec<String> = (1..=WRITE_COLUMNS.len() + 2).map(|i| format!("?{i}")).collect();
+    let placeholders: Vec<String> = (1..=WRITE_COLUMNS.len() + 2)
+        .map(|i| format!("?{i}"))
+        .collect();
     format!(
         "INSERT INTO calls (id, user_id, {}) VALUES ({})",
         WRITE_COLUMNS.join(", "),
@@ -53,8 +58,16 @@ static INSERT_SQL: LazyLock<String> = LazyLock::new(|| {
 /// Updates only when something differs, so re-importing a file is a no-op
 /// that reports "unchanged".
 static UPDATE_SQL: LazyLock<String> = LazyLock::new(|| {
-    let sets: Vec<String> = WRITE_COLUMNS.iter().enumerate().map(|(i, c)| format!("{c} = ?{}", i + 3)).collect();
-    let diffs: Vec<String> = WRITE_COLUMNS.iter().enumerate().map(|(i, c)| format!("{c} IS NOT ?{}", i + 3)).collect();
+    let sets: Vec<String> = WRITE_COLUMNS
+        .iter()
+        .enumerate()
+        .map(|(i, c)| format!("{c} = ?{}", i + 3))
+        .collect();
+    let diffs: Vec<String> = WRITE_COLUMNS
+        .iter()
+        .enumerate()
+        .map(|(i, c)| format!("{c} IS NOT ?{}", i + 3))
+        .collect();
     format!(
         "UPDATE calls SET {} WHERE id = ?1 AND user_id = ?2 AND ({})",
         sets.join(", "),
@@ -83,16 +96,21 @@ fn call_from_row(row: &Row<'_>) -> rusqlite::Result<CallRecord> {
         duration: row.get(4)?,
         assistant_phone_number: row.get(5)?,
         client_phone_number: row.get(6)?,
-        status: CallStatus::from_code(status_code).ok_or_else(|| bad_code(7, "status", status_code))?,
+        status: CallStatus::from_code(status_code)
+            .ok_or_else(|| bad_code(7, "status", status_code))?,
         transcript: json(8)?,
         variables: json(9)?,
         evaluation: json(10)?,
-        webhook_response: row.get::<_, Option<String>>(11)?.map(JsonText::from_trusted),
+        webhook_response: row
+            .get::<_, Option<String>>(11)?
+            .map(JsonText::from_trusted),
         carrier_cost: row.get::<_, Option<i64>>(12)?.map(Money::from_units),
         total_cost: row.get::<_, Option<i64>>(13)?.map(Money::from_units),
         answered_by: match answered_code {
             None => None,
-            Some(code) => Some(AnsweredBy::from_code(code).ok_or_else(|| bad_code(14, "answered_by", code))?),
+            Some(code) => {
+                Some(AnsweredBy::from_code(code).ok_or_else(|| bad_code(14, "answered_by", code))?)
+            }
         },
         recording_url: row.get(15)?,
         created_at: row.get(16)?,
@@ -137,14 +155,23 @@ fn to_i64(n: u64) -> i64 {
     i64::try_from(n).unwrap_or(i64::MAX)
 }
 
-pub fn list(conn: &Connection, user_id: i64, filter: &CallFilter, limit: u64, offset: u64) -> StoreResult<Page<CallRecord>> {
+pub fn list(
+    conn: &Connection,
+    user_id: i64,
+    filter: &CallFilter,
+    limit: u64,
+    offset: u64,
+) -> StoreResult<Page<CallRecord>> {
     let (condition, args) = filter_sql(user_id, filter);
     let total: i64 = conn
         .prepare_cached(&format!("SELECT count(*) FROM calls WHERE {condition}"))?
         .query_row(params_from_iter(args.iter()), |r| r.get(0))?;
     let total = total.unsigned_abs();
     if offset >= total {
-        return Ok(Page { total, rows: Vec::new() });
+        return Ok(Page {
+            total,
+            rows: Vec::new(),
+        });
     }
     // Pick the page's ids from an index first, then fetch only those rows: the
     // skip over earlier pages touches index entries, never call bodies.
@@ -157,40 +184,60 @@ pub fn list(conn: &Connection, user_id: i64, filter: &CallFilter, limit: u64, of
     all_args.push(Value::Integer(to_i64(limit)));
     all_args.push(Value::Integer(to_i64(offset)));
     let mut stmt = conn.prepare_cached(&sql)?;
-    let rows = stmt.query_map(params_from_iter(all_args.iter()), call_from_row)?.collect::<rusqlite::Result<_>>()?;
+    let rows = stmt
+        .query_map(params_from_iter(all_args.iter()), call_from_row)?
+        .collect::<rusqlite::Result<_>>()?;
     Ok(Page { total, rows })
 }
 
 pub fn get(conn: &Connection, user_id: i64, call_id: i64) -> StoreResult<Option<CallRecord>> {
-    let mut stmt = conn.prepare_cached(&format!("{CALL_SELECT} WHERE c.id = ?1 AND c.user_id = ?2"))?;
-    Ok(stmt.query_row(params![call_id, user_id], call_from_row).optional()?)
+    let mut stmt =
+        conn.prepare_cached(&format!("{CALL_SELECT} WHERE c.id = ?1 AND c.user_id = ?2"))?;
+    Ok(stmt
+        .query_row(params![call_id, user_id], call_from_row)
+        .optional()?)
 }
 
 /// Finds an assistant or campaign of the user by name, creating it if needed.
-fn find_or_create(conn: &Connection, table: &str, user_id: i64, name: &str, now: i64) -> rusqlite::Result<i64> {
+fn find_or_create(
+    conn: &Connection,
+    table: &str,
+    user_id: i64,
+    name: &str,
+    now: i64,
+) -> rusqlite::Result<i64> {
     conn.prepare_cached(&format!(
         "INSERT INTO {table} (user_id, name, created_at, updated_at) VALUES (?1, ?2, ?3, ?3)
          ON CONFLICT (user_id, name) DO NOTHING"
     ))?
     .execute(params![user_id, name, now])?;
-    conn.prepare_cached(&format!("SELECT id FROM {table} WHERE user_id = ?1 AND name = ?2"))?
-        .query_row(params![user_id, name], |r| r.get(0))
+    conn.prepare_cached(&format!(
+        "SELECT id FROM {table} WHERE user_id = ?1 AND name = ?2"
+    ))?
+    .query_row(params![user_id, name], |r| r.get(0))
 }
 
-pub fn import(conn: &mut Connection, user_id: i64, batch: &[NewCall]) -> StoreResult<Vec<ImportOutcome>> {
+pub fn import(
+    conn: &mut Connection,
+    user_id: i64,
+    batch: &[NewCall],
+) -> StoreResult<Vec<ImportOutcome>> {
     let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
     let now = now_unix();
     let mut ids: HashMap<(&str, &str), i64> = HashMap::new();
     let mut outcomes = Vec::with_capacity(batch.len());
     for call in batch {
-        let resolve = |table: &'static str, name: &Option<String>| -> rusqlite::Result<Option<i64>> {
-            let Some(name) = name.as_deref() else { return Ok(None) };
-            if let Some(id) = ids.get(&(table, name)) {
-                return Ok(Some(*id));
-            }
-            let id = find_or_create(&tx, table, user_id, name, now)?;
-            Ok(Some(id))
-        };
+        let resolve =
+            |table: &'static str, name: &Option<String>| -> rusqlite::Result<Option<i64>> {
+                let Some(name) = name.as_deref() else {
+                    return Ok(None);
+                };
+                if let Some(id) = ids.get(&(table, name)) {
+                    return Ok(Some(*id));
+                }
+                let id = find_or_create(&tx, table, user_id, name, now)?;
+                Ok(Some(id))
+            };
         let assistant_id = resolve("assistants", &call.assistant_name)?;
         let campaign_id = resolve("campaigns", &call.campaign_name)?;
         if let (Some(name), Some(id)) = (call.assistant_name.as_deref(), assistant_id) {
@@ -205,14 +252,20 @@ pub fn import(conn: &mut Connection, user_id: i64, batch: &[NewCall]) -> StoreRe
             .query_row([call.id], |r| r.get(0))
             .optional()?;
         let values = write_values(call, assistant_id, campaign_id);
-        let args = [Value::Integer(call.id), Value::Integer(user_id)].into_iter().chain(values);
+        let args = [Value::Integer(call.id), Value::Integer(user_id)]
+            .into_iter()
+            .chain(values);
         let outcome = match owner {
             None => {
-                tx.prepare_cached(&INSERT_SQL)?.execute(params_from_iter(args))?;
+                tx.prepare_cached(&INSERT_SQL)?
+                    .execute(params_from_iter(args))?;
                 ImportOutcome::Inserted
             }
             Some(owner) if owner != user_id => ImportOutcome::ForeignId,
-            Some(_) => match tx.prepare_cached(&UPDATE_SQL)?.execute(params_from_iter(args))? {
+            Some(_) => match tx
+                .prepare_cached(&UPDATE_SQL)?
+                .execute(params_from_iter(args))?
+            {
                 0 => ImportOutcome::Unchanged,
                 _ => ImportOutcome::Updated,
             },
@@ -224,7 +277,11 @@ pub fn import(conn: &mut Connection, user_id: i64, batch: &[NewCall]) -> StoreRe
 }
 
 /// Values for [`WRITE_COLUMNS`], in order.
-fn write_values(call: &NewCall, assistant_id: Option<i64>, campaign_id: Option<i64>) -> [Value; 18] {
+fn write_values(
+    call: &NewCall,
+    assistant_id: Option<i64>,
+    campaign_id: Option<i64>,
+) -> [Value; 18] {
     let text = |s: &Option<String>| s.clone().map_or(Value::Null, Value::Text);
     let int = |n: Option<i64>| n.map_or(Value::Null, Value::Integer);
     [
@@ -239,7 +296,12 @@ fn write_values(call: &NewCall, assistant_id: Option<i64>, campaign_id: Option<i
         Value::Text(call.transcript.as_str().to_owned()),
         Value::Text(call.variables.as_str().to_owned()),
         Value::Text(call.evaluation.as_str().to_owned()),
-        text(&call.webhook_response.as_ref().map(|j| j.as_str().to_owned())),
+        text(
+            &call
+                .webhook_response
+                .as_ref()
+                .map(|j| j.as_str().to_owned()),
+        ),
         int(call.carrier_cost.map(Money::units)),
         int(call.total_cost.map(Money::units)),
         int(call.answered_by.map(AnsweredBy::code)),
@@ -265,6 +327,11 @@ pub fn list_owned<T>(
         "SELECT id, user_id, name, status, created_at, updated_at FROM {table}
          WHERE user_id = ?1 ORDER BY created_at DESC, id DESC LIMIT ?2 OFFSET ?3"
     ))?;
-    let rows = stmt.query_map(params![user_id, limit, offset], map)?.collect::<rusqlite::Result<_>>()?;
-    Ok(Page { total: total.unsigned_abs(), rows })
+    let rows = stmt
+        .query_map(params![user_id, limit, offset], map)?
+        .collect::<rusqlite::Result<_>>()?;
+    Ok(Page {
+        total: total.unsigned_abs(),
+        rows,
+    })
 }

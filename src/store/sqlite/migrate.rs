@@ -15,18 +15,29 @@ pub fn run(conn: &mut Connection) -> anyhow::Result<()> {
         "CREATE TABLE IF NOT EXISTS schema_migrations (
             version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at INTEGER NOT NULL)",
     )?;
-    let current: i64 = tx.query_row("SELECT coalesce(max(version), 0) FROM schema_migrations", [], |r| r.get(0))?;
+    let current: i64 = tx.query_row(
+        "SELECT coalesce(max(version), 0) FROM schema_migrations",
+        [],
+        |r| r.get(0),
+    )?;
     let newest = MIGRATIONS.last().map_or(0, |m| m.0);
     if current > newest {
-        bail!("the database schema (version {current}) is newer than this callbase (version {newest}): upgrade callbase");
+        bail!(
+            "the database schema (version {current}) is newer than this callbase (version {newest}): upgrade callbase"
+        );
     }
     for (version, name, sql) in MIGRATIONS.iter().filter(|m| m.0 > current) {
-        tx.execute_batch(sql).with_context(|| format!("migration {version} ({name})"))?;
+        tx.execute_batch(sql)
+            .with_context(|| format!("migration {version} ({name})"))?;
         tx.execute(
             "INSERT INTO schema_migrations (version, name, applied_at) VALUES (?1, ?2, ?3)",
             params![version, name, crate::domain::timefmt::now_unix()],
         )?;
-        tracing::info!(migration.version = version, migration.name = name, "applied migration");
+        tracing::info!(
+            migration.version = version,
+            migration.name = name,
+            "applied migration"
+        );
     }
     tx.commit()?;
     Ok(())

@@ -10,7 +10,10 @@ use async_trait::async_trait;
 use rusqlite::{OptionalExtension, Row, params};
 
 use self::pool::Pool;
-use super::{ApiToken, Assistant, Campaign, ImportOutcome, NewToken, Page, Store, StoreError, StoreResult, User};
+use super::{
+    ApiToken, Assistant, Campaign, ImportOutcome, NewToken, Page, Store, StoreError, StoreResult,
+    User,
+};
 use crate::domain::timefmt::now_unix;
 use crate::domain::{CallFilter, CallRecord, NewCall};
 
@@ -33,7 +36,9 @@ fn is_unique_violation(err: &rusqlite::Error) -> bool {
 /// `sqlite:///var/lib/callbase.db` (absolute), `sqlite:callbase.db`.
 /// Query parameters are ignored.
 pub fn path_from_url(url: &str) -> Option<PathBuf> {
-    let rest = url.strip_prefix("sqlite://").or_else(|| url.strip_prefix("sqlite:"))?;
+    let rest = url
+        .strip_prefix("sqlite://")
+        .or_else(|| url.strip_prefix("sqlite:"))?;
     let path = rest.split('?').next().unwrap_or_default();
     (!path.is_empty()).then(|| PathBuf::from(path))
 }
@@ -50,13 +55,19 @@ impl SqliteStore {
             std::fs::create_dir_all(parent)?;
         }
         let pool = Pool::open(path).await?;
-        pool.write(|conn| migrate::run(conn).map_err(StoreError::from)).await?;
+        pool.write(|conn| migrate::run(conn).map_err(StoreError::from))
+            .await?;
         Ok(Self { pool })
     }
 }
 
 fn user_from_row(row: &Row<'_>) -> rusqlite::Result<User> {
-    Ok(User { id: row.get(0)?, email: row.get(1)?, name: row.get(2)?, created_at: row.get(3)? })
+    Ok(User {
+        id: row.get(0)?,
+        email: row.get(1)?,
+        name: row.get(2)?,
+        created_at: row.get(3)?,
+    })
 }
 
 fn token_from_row(row: &Row<'_>) -> rusqlite::Result<ApiToken> {
@@ -75,9 +86,16 @@ const TOKEN_COLUMNS: &str = "id, user_id, name, token_prefix, created_at, expire
 
 #[async_trait]
 impl Store for SqliteStore {
+    /// Both halves must answer: a read, and taking (then releasing) the write
+    /// lock, so a database stuck behind another process's lock counts as down.
     async fn ping(&self) -> StoreResult<()> {
         self.pool
-            .read(|conn| Ok(conn.query_row("SELECT count(*) FROM schema_migrations", [], |_| Ok(()))?))
+            .read(|conn| {
+                Ok(conn.query_row("SELECT count(*) FROM schema_migrations", [], |_| Ok(()))?)
+            })
+            .await?;
+        self.pool
+            .write(|conn| Ok(conn.execute_batch("BEGIN IMMEDIATE; ROLLBACK;")?))
             .await
     }
 
@@ -93,9 +111,9 @@ impl Store for SqliteStore {
                     user_from_row,
                 );
                 match inserted {
-                    Err(err) if is_unique_violation(&err) => {
-                        Err(StoreError::Conflict(format!("a user with email {email} already exists")))
-                    }
+                    Err(err) if is_unique_violation(&err) => Err(StoreError::Conflict(format!(
+                        "a user with email {email} already exists"
+                    ))),
                     other => Ok(other?),
                 }
             })
@@ -105,8 +123,11 @@ impl Store for SqliteStore {
     async fn list_users(&self) -> StoreResult<Vec<User>> {
         self.pool
             .read(|conn| {
-                let mut stmt = conn.prepare_cached("SELECT id, email, name, created_at FROM users ORDER BY id")?;
-                let users = stmt.query_map([], user_from_row)?.collect::<rusqlite::Result<_>>()?;
+                let mut stmt = conn
+                    .prepare_cached("SELECT id, email, name, created_at FROM users ORDER BY id")?;
+                let users = stmt
+                    .query_map([], user_from_row)?
+                    .collect::<rusqlite::Result<_>>()?;
                 Ok(users)
             })
             .await
@@ -147,9 +168,13 @@ impl Store for SqliteStore {
     async fn list_tokens(&self, user_id: i64) -> StoreResult<Vec<ApiToken>> {
         self.pool
             .read(move |conn| {
-                let sql = format!("SELECT {TOKEN_COLUMNS} FROM api_tokens WHERE user_id = ?1 ORDER BY id");
+                let sql = format!(
+                    "SELECT {TOKEN_COLUMNS} FROM api_tokens WHERE user_id = ?1 ORDER BY id"
+                );
                 let mut stmt = conn.prepare_cached(&sql)?;
-                let tokens = stmt.query_map([user_id], token_from_row)?.collect::<rusqlite::Result<_>>()?;
+                let tokens = stmt
+                    .query_map([user_id], token_from_row)?
+                    .collect::<rusqlite::Result<_>>()?;
                 Ok(tokens)
             })
             .await
@@ -179,7 +204,12 @@ impl Store for SqliteStore {
             .await
     }
 
-    async fn list_assistants(&self, user_id: i64, limit: u64, offset: u64) -> StoreResult<Page<Assistant>> {
+    async fn list_assistants(
+        &self,
+        user_id: i64,
+        limit: u64,
+        offset: u64,
+    ) -> StoreResult<Page<Assistant>> {
         self.pool
             .read(move |conn| {
                 calls::list_owned(conn, "assistants", user_id, Some((limit, offset)), |row| {
@@ -222,30 +252,47 @@ impl Store for SqliteStore {
         offset: u64,
     ) -> StoreResult<Page<CallRecord>> {
         let filter = filter.clone();
-        self.pool.read(move |conn| calls::list(conn, user_id, &filter, limit, offset)).await
+        self.pool
+            .read(move |conn| calls::list(conn, user_id, &filter, limit, offset))
+            .await
     }
 
     async fn get_call(&self, user_id: i64, call_id: i64) -> StoreResult<Option<CallRecord>> {
-        self.pool.read(move |conn| calls::get(conn, user_id, call_id)).await
+        self.pool
+            .read(move |conn| calls::get(conn, user_id, call_id))
+            .await
     }
 
     async fn delete_call(&self, user_id: i64, call_id: i64) -> StoreResult<bool> {
         self.pool
             .write(move |conn| {
-                let deleted = conn.execute("DELETE FROM calls WHERE id = ?1 AND user_id = ?2", params![call_id, user_id])?;
+                let deleted = conn.execute(
+                    "DELETE FROM calls WHERE id = ?1 AND user_id = ?2",
+                    params![call_id, user_id],
+                )?;
                 Ok(deleted > 0)
             })
             .await
     }
 
-    async fn import_calls(&self, user_id: i64, batch: Vec<NewCall>) -> StoreResult<Vec<ImportOutcome>> {
-        self.pool.write(move |conn| calls::import(conn, user_id, &batch)).await
+    async fn import_calls(
+        &self,
+        user_id: i64,
+        batch: Vec<NewCall>,
+    ) -> StoreResult<Vec<ImportOutcome>> {
+        self.pool
+            .write(move |conn| calls::import(conn, user_id, &batch))
+            .await
     }
 
     async fn count_user_calls(&self, user_id: i64) -> StoreResult<u64> {
         self.pool
             .read(move |conn| {
-                let n: i64 = conn.query_row("SELECT count(*) FROM calls WHERE user_id = ?1", [user_id], |r| r.get(0))?;
+                let n: i64 = conn.query_row(
+                    "SELECT count(*) FROM calls WHERE user_id = ?1",
+                    [user_id],
+                    |r| r.get(0),
+                )?;
                 Ok(n.unsigned_abs())
             })
             .await
@@ -259,8 +306,14 @@ mod tests {
 
     #[test]
     fn urls() {
-        assert_eq!(path_from_url("sqlite://callbase.db"), Some(PathBuf::from("callbase.db")));
-        assert_eq!(path_from_url("sqlite:///var/lib/c.db?mode=rwc"), Some(PathBuf::from("/var/lib/c.db")));
+        assert_eq!(
+            path_from_url("sqlite://callbase.db"),
+            Some(PathBuf::from("callbase.db"))
+        );
+        assert_eq!(
+            path_from_url("sqlite:///var/lib/c.db?mode=rwc"),
+            Some(PathBuf::from("/var/lib/c.db"))
+        );
         assert_eq!(path_from_url("sqlite:c.db"), Some(PathBuf::from("c.db")));
         assert_eq!(path_from_url("postgres://x"), None);
         assert_eq!(path_from_url("sqlite://"), None);

@@ -1,0 +1,330 @@
+//! The `callbase` binary as an operator uses it.
+
+use std::io::{BufRead, BufReader, Write};
+use std::process::{Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+use serde_json::json;
+
+use crate::helpers::{Backend, call, send, spawn_app};
+
+fn callbase(database_url: &str, args: &[&str]) -> Command {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_callbase"));
+    command
+        .args(args)
+        .env("CALLBASE_DATABASE_URL", database_url)
+        .env_remove("RUST_LOG");
+    command
+}
+
+fn run(database_url: &str, args: &[&str]) -> Output {
+    callbase(database_url, args).output().expect("run callbase")
+}
+
+fn stdout(output: &Output) -> String {
+    String::from_utf8_lossy(&output.stdout).into_owned()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn users_and_tokens() {
+    let app = spawn_app(Backend::Sqlite).await;
+    let url = app.database_url.clone();
+
+    let created = run(
+        &url,
+        &[
+            "users",
+            "create",
+            "--email",
+            "ops@example.com",
+            "--name",
+            "Ops Team",
+        ],
+    );
+    assert!(created.status.success(), "{created:?}");
+    let again = run(
+        &url,
+        &[
+            "users",
+            "create",
+            "--email",
+            "OPS@example.com",
+            "--name",
+            "Twice",
+        ],
+    );
+    assert!(!again.status.success());
+    assert!(
+        String::from_utf8_lossy(&again.stderr).contains("already exists"),
+        "{again:?}"
+    );
+    let listed = stdout(&run(&url, &["users", "list"]));
+    assert!(
+        listed.contains("ops@example.com") && listed.contains("Ops Team"),
+        "{listed}"
+    );
+
+    let output = run(
+        &url,
+        &[
+            "tokens",
+            "create",
+            "--user",
+            "ops@example.com",
+            "--name",
+            "ci",
+        ],
+    );
+    assert!(output.status.success(), "{output:?}");
+    let text = stdout(&output);
+    let token = text.lines().last().expect("a last line").to_owned();
+    assert!(
+        token.starts_with("cb_") && token.len() == 46,
+        "the last line is the token alone: {text:?}"
+    );
+
+    let user = app
+        .store
+        .find_user_by_email("ops@example.com")
+        .await
+        .expect("query")
+        .expect("user");
+    app.import(&user, &[call(1, json!({}))]).await;
+    assert_eq!(app.get("/api/user/calls/1", &token).await.status, 200);
+
+    let listed = stdout(&run(&url, &["tokens", "list", "--user", "ops@example.com"]));
+    assert!(
+        listed.contains("ci") && listed.contains(&token[..10]) && listed.contains("active"),
+        "{listed}"
+    );
+    assert!(!listed.contains(&token), "the secret is never shown again");
+    let id = listed
+        .lines()
+        .nth(1)
+        .and_then(|l| l.split_whitespace().next())
+        .expect("token id")
+        .to_owned();
+
+    let revoked = run(&url, &["tokens", "revoke", &id]);
+    assert!(revoked.status.success(), "{revoked:?}");
+    assert_eq!(
+        app.get("/api/user/calls/1", &token).await.status,
+        401,
+        "revoked tokens stop at once"
+    );
+    assert!(
+        stdout(&run(&url, &["tokens", "list", "--user", "ops@example.com"])).contains("revoked")
+    );
+    assert!(!run(&url, &["tokens", "revoke", &id]).status.success());
+    assert!(
+        !run(&url, &["tokens", "create", "--user", "nobody@example.com"])
+            .status
+            .success()
+    );
+    assert!(run(&url, &["migrate"]).status.success());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn import_command() {
+    let app = spawn_app(Backend::Sqlite).await;
+    let url = app.database_url.clone();
+    let (alice, token) = app.user("alice@example.com").await;
+    let dir = tempfile::tempdir().expect("dir");
+    let file = dir.path().join("calls.ndjson");
+    std::fs::write(
+        &file,
+        format!(
+            "{}\n{}\n{}\n",
+            call(1, json!({})),
+            call(2, json!({"status": "nope"})),
+            call(3, json!({}))
+        ),
+    )
+    .expect("write");
+    let file = file.to_string_lossy().into_owned();
+
+    let output = run(&url, &["import", "--user", "alice@example.com", &file]);
+    assert_eq!(
+        output.status.code(),
+        Some(1),
+        "exit code 1 when a line was rejected: {output:?}"
+    );
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains("line 2: status: \"nope\" is not one of"),
+        "{stderr}"
+    );
+    assert!(
+        stdout(&output).starts_with("imported 2, updated 0, unchanged 0, rejected 1"),
+        "{}",
+        stdout(&output)
+    );
+    assert_eq!(app.list(&token, "").await.ids(), [3, 1]);
+
+    // stdin, all good: exit 0; the same calls again are unchanged.
+    let mut child = callbase(&url, &["import", "--user", "alice@example.com", "-"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .expect("spawn");
+    let lines = format!("{}\n{}\n", call(1, json!({})), call(4, json!({})));
+    child
+        .stdin
+        .take()
+        .expect("stdin")
+        .write_all(lines.as_bytes())
+        .expect("write");
+    let output = child.wait_with_output().expect("wait");
+    assert!(output.status.success(), "{output:?}");
+    assert!(
+        stdout(&output).starts_with("imported 1, updated 0, unchanged 1, rejected 0"),
+        "{}",
+        stdout(&output)
+    );
+
+    // Another user cannot take the ids over.
+    app.user("bob@example.com").await;
+    let output = run(&url, &["import", "--user", "bob@example.com", &file]);
+    assert_eq!(output.status.code(), Some(1));
+    assert!(
+        String::from_utf8_lossy(&output.stderr)
+            .contains("line 1: id 1 belongs to another user's call")
+    );
+    assert_eq!(
+        app.store.count_user_calls(alice.id).await.expect("count"),
+        3
+    );
+    assert!(
+        !run(
+            &url,
+            &["import", "--user", "alice@example.com", "/no/such/file"]
+        )
+        .status
+        .success()
+    );
+}
+
+/// `serve --demo` from the binary: token printed, the curl works, every
+/// status and type present, SIGTERM stops it cleanly; a second start reuses the data.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn serve_demo_end_to_end() {
+    let dir = tempfile::tempdir().expect("dir");
+    let url = format!("sqlite://{}", dir.path().join("demo.db").display());
+    let client = reqwest::Client::new();
+
+    for round in 0..2 {
+        let mut child = callbase(&url, &["serve", "--demo", "--listen", "127.0.0.1:0"])
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("spawn");
+        let stdout = child.stdout.take().expect("stdout");
+        let printed = tokio::task::spawn_blocking(move || {
+            let mut lines = Vec::new();
+            let mut reader = BufReader::new(stdout).lines();
+            for line in reader.by_ref() {
+                let line = line.expect("line");
+                let done = line.contains("curl ");
+                lines.push(line);
+                if done {
+                    break;
+                }
+            }
+            // Keep draining, as a terminal would, until the server exits.
+            std::thread::spawn(move || reader.for_each(drop));
+            lines
+        });
+        let printed = tokio::time::timeout(Duration::from_secs(60), printed)
+            .await
+            .expect("demo printed in time")
+            .expect("reader");
+        let text = printed.join("\n");
+        let token = printed
+            .iter()
+            .find_map(|l| l.trim().strip_prefix("token: "))
+            .expect("token line")
+            .to_owned();
+        let curl = printed
+            .iter()
+            .find(|l| l.contains("curl "))
+            .expect("curl line");
+        let target = curl.split('\'').nth(3).expect("quoted URL").to_owned();
+        assert!(target.starts_with("http://127.0.0.1:"), "{curl}");
+        if round == 1 {
+            assert!(text.contains("reusing"), "{text}");
+        }
+
+        let answer = send(client.get(&target).bearer_auth(&token)).await;
+        assert_eq!(answer.status, 200, "{text}");
+        assert_eq!(answer.ids().len(), 2);
+        let base = target.split("/api/").next().expect("base").to_owned();
+        let all = send(
+            client
+                .get(format!("{base}/api/user/calls"))
+                .bearer_auth(&token),
+        )
+        .await;
+        let total = all.body["total"].as_u64().expect("total");
+        assert!((1900..=2100).contains(&total), "about 2,000 calls: {total}");
+        for status in [
+            "initiated",
+            "ringing",
+            "busy",
+            "in-progress",
+            "ended",
+            "completed",
+            "ended_by_customer",
+            "ended_by_assistant",
+            "no-answer",
+            "failed",
+        ] {
+            let some = send(
+                client
+                    .get(format!("{base}/api/user/calls?status={status}&per_page=1"))
+                    .bearer_auth(&token),
+            )
+            .await;
+            assert!(
+                some.body["total"].as_u64() > Some(0),
+                "demo has {status} calls"
+            );
+        }
+        for kind in ["inbound", "outbound", "web"] {
+            let some = send(
+                client
+                    .get(format!("{base}/api/user/calls?type={kind}&per_page=1"))
+                    .bearer_auth(&token),
+            )
+            .await;
+            assert!(
+                some.body["total"].as_u64() > Some(0),
+                "demo has {kind} calls"
+            );
+        }
+        let campaigns = send(
+            client
+                .get(format!("{base}/api/user/campaigns"))
+                .bearer_auth(&token),
+        )
+        .await;
+        assert!(campaigns.body["data"].as_array().map_or(0, Vec::len) >= 2);
+
+        let pid = child.id().to_string();
+        assert!(
+            Command::new("kill")
+                .args(["-TERM", &pid])
+                .status()
+                .expect("kill")
+                .success()
+        );
+        let deadline = Instant::now() + Duration::from_secs(20);
+        let status = loop {
+            if let Some(status) = child.try_wait().expect("wait") {
+                break status;
+            }
+            assert!(Instant::now() < deadline, "serve did not stop on SIGTERM");
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        };
+        assert!(status.success(), "graceful exit: {status:?}");
+    }
+}

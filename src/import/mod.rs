@@ -77,11 +77,9 @@ impl fmt::Display for Summary {
     }
 }
 
-/// What the reader thread hands to the writer.
-enum Chunk {
-    Calls(Vec<(Position, NewCall)>),
-    Rejected(Rejection),
-}
+/// What the reader thread hands to the writer: entries in file order, each a
+/// valid call or the reason it is not one.
+type Entry = (Position, Result<NewCall, String>);
 
 /// Counts bytes read, for the progress bar.
 struct Counting<R> {
@@ -97,9 +95,10 @@ impl<R: Read> Read for Counting<R> {
     }
 }
 
-/// Imports one source for a user. `report` sees every rejection as it happens;
-/// `progress` sees the bytes read so far after each batch. A source that
-/// cannot be read or parsed at all is an error (what came before it stays).
+/// Imports one source for a user. `report` sees every rejection, in file
+/// order; `progress` sees the bytes read so far after each batch. A source
+/// that cannot be read or parsed any further is an error; everything before
+/// that point is imported first.
 pub async fn import_source<R>(
     store: &dyn Store,
     user_id: i64,
@@ -115,33 +114,40 @@ where
         inner: source,
         count: bytes.clone(),
     };
-    let (tx, mut rx) = mpsc::channel::<Chunk>(2);
+    let (tx, mut rx) = mpsc::channel::<Vec<Entry>>(2);
     let reader = tokio::task::spawn_blocking(move || read_source(counting, &tx));
 
     let mut summary = Summary::default();
-    let mut reject = |rejection: Rejection, summary: &mut Summary| {
-        summary.rejected += 1;
-        report(&rejection);
-    };
-    while let Some(chunk) = rx.recv().await {
-        match chunk {
-            Chunk::Rejected(rejection) => reject(rejection, &mut summary),
-            Chunk::Calls(batch) => {
-                let (positions, calls): (Vec<Position>, Vec<NewCall>) = batch.into_iter().unzip();
-                let ids: Vec<i64> = calls.iter().map(|c| c.id).collect();
-                let outcomes = store.import_calls(user_id, calls).await?;
-                for ((position, id), outcome) in positions.into_iter().zip(ids).zip(outcomes) {
-                    match outcome {
-                        ImportOutcome::Inserted => summary.imported += 1,
-                        ImportOutcome::Updated => summary.updated += 1,
-                        ImportOutcome::Unchanged => summary.unchanged += 1,
-                        ImportOutcome::ForeignId => {
-                            let reason = format!("id {id} belongs to another user's call");
-                            reject(Rejection { position, reason }, &mut summary);
-                        }
+    while let Some(batch) = rx.recv().await {
+        let calls: Vec<NewCall> = batch
+            .iter()
+            .filter_map(|(_, entry)| entry.as_ref().ok().cloned())
+            .collect();
+        let mut outcomes = store.import_calls(user_id, calls).await?.into_iter();
+        for (position, entry) in batch {
+            let reason = match entry {
+                Err(reason) => reason,
+                Ok(call) => match outcomes.next() {
+                    Some(ImportOutcome::Inserted) => {
+                        summary.imported += 1;
+                        continue;
                     }
-                }
-            }
+                    Some(ImportOutcome::Updated) => {
+                        summary.updated += 1;
+                        continue;
+                    }
+                    Some(ImportOutcome::Unchanged) => {
+                        summary.unchanged += 1;
+                        continue;
+                    }
+                    Some(ImportOutcome::ForeignId) => {
+                        format!("id {} belongs to another user's call", call.id)
+                    }
+                    None => anyhow::bail!("the store answered fewer outcomes than calls"),
+                },
+            };
+            summary.rejected += 1;
+            report(&Rejection { position, reason });
         }
         progress(bytes.load(Ordering::Relaxed));
     }
@@ -149,22 +155,20 @@ where
     Ok(summary)
 }
 
-/// Collects valid calls into batches; sends rejections as they come.
+/// Collects entries into batches of [`BATCH_SIZE`] calls.
 struct Batcher<'a> {
-    tx: &'a mpsc::Sender<Chunk>,
-    batch: Vec<(Position, NewCall)>,
+    tx: &'a mpsc::Sender<Vec<Entry>>,
+    batch: Vec<Entry>,
+    calls: usize,
 }
 
 impl Batcher<'_> {
-    fn push(&mut self, position: Position, text: &str) -> anyhow::Result<()> {
-        match record::parse_call(text) {
-            Ok(call) => {
-                self.batch.push((position, call));
-                if self.batch.len() >= BATCH_SIZE {
-                    self.flush()?;
-                }
-            }
-            Err(reason) => self.send(Chunk::Rejected(Rejection { position, reason }))?,
+    fn push(&mut self, position: Position, entry: Result<NewCall, String>) -> anyhow::Result<()> {
+        self.calls += usize::from(entry.is_ok());
+        self.batch.push((position, entry));
+        // Rejections count too, so a file of bad lines still streams.
+        if self.calls >= BATCH_SIZE || self.batch.len() >= 4 * BATCH_SIZE {
+            self.flush()?;
         }
         Ok(())
     }
@@ -172,91 +176,182 @@ impl Batcher<'_> {
     fn flush(&mut self) -> anyhow::Result<()> {
         if !self.batch.is_empty() {
             let batch = std::mem::take(&mut self.batch);
-            self.send(Chunk::Calls(batch))?;
+            self.calls = 0;
+            self.tx
+                .blocking_send(batch)
+                .map_err(|_| anyhow::anyhow!("import stopped"))?;
         }
         Ok(())
     }
+}
 
-    fn send(&self, chunk: Chunk) -> anyhow::Result<()> {
-        self.tx
-            .blocking_send(chunk)
-            .map_err(|_| anyhow::anyhow!("import stopped"))
+/// How a source is laid out.
+#[derive(Debug, PartialEq, Eq)]
+enum Format {
+    Ndjson,
+    Document,
+}
+
+/// Keys of a saved list page (Laravel's paginator); none is a Call field.
+const DOCUMENT_KEYS: [&str; 13] = [
+    "data",
+    "current_page",
+    "first_page_url",
+    "from",
+    "last_page",
+    "last_page_url",
+    "links",
+    "next_page_url",
+    "path",
+    "per_page",
+    "prev_page_url",
+    "to",
+    "total",
+];
+
+/// Decides the format from the first bytes: a `[`, or an object whose first
+/// key belongs to a list page, is a document; anything else is NDJSON. Only a
+/// short prefix is looked at, so a one-line document streams like any other.
+fn detect(prefix: &[u8]) -> Option<Format> {
+    let mut rest = prefix.iter().skip_while(|b| b.is_ascii_whitespace());
+    match rest.next() {
+        None => None,
+        Some(b'[') => Some(Format::Document),
+        Some(b'{') => {
+            let mut rest = rest.skip_while(|b| b.is_ascii_whitespace());
+            match rest.next() {
+                None => None,
+                Some(b'"') => {
+                    let key: Vec<u8> = rest.by_ref().take_while(|b| **b != b'"').copied().collect();
+                    // An unfinished key (or one with escapes) is not a paginator key.
+                    let is_page_key =
+                        std::str::from_utf8(&key).is_ok_and(|k| DOCUMENT_KEYS.contains(&k));
+                    if key.len() > 32 || is_page_key || rest.next().is_some() {
+                        Some(if is_page_key {
+                            Format::Document
+                        } else {
+                            Format::Ndjson
+                        })
+                    } else {
+                        None
+                    }
+                }
+                Some(_) => Some(Format::Ndjson),
+            }
+        }
+        Some(_) => Some(Format::Ndjson),
     }
 }
 
+/// How much is read ahead to decide the format.
+const DETECT_BYTES: usize = 64 * 1024;
+
 /// Runs on a blocking thread: detects the format and feeds the batcher.
-fn read_source<R: Read>(source: R, tx: &mpsc::Sender<Chunk>) -> anyhow::Result<()> {
-    let mut input = std::io::BufReader::with_capacity(256 * 1024, source);
+fn read_source<R: Read>(mut source: R, tx: &mpsc::Sender<Vec<Entry>>) -> anyhow::Result<()> {
+    let mut prefix = Vec::new();
+    let mut chunk = [0u8; 8192];
+    let format = loop {
+        let n = source.read(&mut chunk)?;
+        prefix.extend_from_slice(&chunk[..n]);
+        match detect(&prefix) {
+            Some(format) => break format,
+            None if n == 0 && prefix.iter().all(u8::is_ascii_whitespace) => return Ok(()), // empty input
+            None if n == 0 || prefix.len() >= DETECT_BYTES => break Format::Ndjson,
+            None => {}
+        }
+    };
+    let input = std::io::BufReader::with_capacity(256 * 1024, Cursor::new(prefix).chain(source));
     let mut batcher = Batcher {
         tx,
         batch: Vec::with_capacity(BATCH_SIZE),
+        calls: 0,
     };
+    let result = match format {
+        Format::Document => read_document(input, &mut batcher),
+        Format::Ndjson => read_lines(input, &mut batcher),
+    };
+    // What was read before a failure is still imported.
+    let flushed = batcher.flush();
+    result.and(flushed)
+}
 
-    // Skip blank lines up to the first content and look at it.
-    let mut first = String::new();
-    let mut first_line_no = 0;
+fn read_lines(mut input: impl BufRead, batcher: &mut Batcher<'_>) -> anyhow::Result<()> {
+    let mut line = Vec::new();
+    let mut number = 0u64;
+    while let Some(fits) = read_bounded_line(&mut input, &mut line, MAX_LINE_BYTES)? {
+        number += 1;
+        let position = Position::Line(number);
+        if !fits {
+            batcher.push(
+                position,
+                Err(format!("line longer than {MAX_LINE_BYTES} bytes")),
+            )?;
+            continue;
+        }
+        let Ok(text) = std::str::from_utf8(&line) else {
+            batcher.push(position, Err("not valid UTF-8".to_owned()))?;
+            continue;
+        };
+        let text = text.trim();
+        if !text.is_empty() {
+            batcher.push(position, record::parse_call(text))?;
+        }
+    }
+    Ok(())
+}
+
+/// Reads one line into `line` (newline included). `None` at the end of input;
+/// `Some(false)` when the line is longer than `max`: it is skipped without
+/// being held in memory.
+fn read_bounded_line(
+    input: &mut impl BufRead,
+    line: &mut Vec<u8>,
+    max: usize,
+) -> std::io::Result<Option<bool>> {
+    line.clear();
+    let (mut seen, mut too_long) = (false, false);
     loop {
-        first.clear();
-        if input.read_line(&mut first)? == 0 {
-            return Ok(()); // empty input
+        let available = input.fill_buf()?;
+        if available.is_empty() {
+            return Ok(seen.then_some(!too_long));
         }
-        first_line_no += 1;
-        if !first.trim().is_empty() {
-            break;
+        seen = true;
+        let (end, done) = match available.iter().position(|b| *b == b'\n') {
+            Some(i) => (i + 1, true),
+            None => (available.len(), false),
+        };
+        if !too_long {
+            if line.len() + end > max {
+                too_long = true;
+                line.clear();
+            } else {
+                line.extend_from_slice(&available[..end]);
+            }
+        }
+        input.consume(end);
+        if done {
+            return Ok(Some(!too_long));
         }
     }
-    let trimmed = first.trim_start();
-    let is_document = trimmed.starts_with('[')
-        || match serde_json::from_str::<serde_json::Map<String, serde_json::Value>>(first.trim()) {
-            // A complete object on the first line: a call, or a one-line saved page.
-            Ok(object) => {
-                object.get("data").is_some_and(|d| d.is_array()) && !object.contains_key("id")
-            }
-            // A first line that stops mid-object starts a pretty-printed document;
-            // one with a syntax error is a broken call line, reported as such.
-            Err(err) => err.is_eof(),
-        };
+}
 
-    if is_document {
-        let rest = Cursor::new(first.into_bytes()).chain(input);
-        let mut deserializer = serde_json::Deserializer::from_reader(rest);
-        let mut index = 0u64;
-        let mut on_item = |item: Box<RawValue>| -> anyhow::Result<()> {
-            let position = Position::Item(index);
-            index += 1;
-            batcher.push(position, item.get())
-        };
-        DocumentSeed {
-            on_item: &mut on_item,
-        }
-        .deserialize(&mut deserializer)
-        .map_err(|e| anyhow::anyhow!("the file is not valid JSON: {e}"))?;
-        deserializer
-            .end()
-            .map_err(|e| anyhow::anyhow!("unexpected content after the JSON document: {e}"))?;
-    } else {
-        let mut line_no = first_line_no;
-        let mut line = first;
-        loop {
-            if !line.trim().is_empty() {
-                if line.len() > MAX_LINE_BYTES {
-                    let reason = format!("line longer than {MAX_LINE_BYTES} bytes");
-                    batcher.send(Chunk::Rejected(Rejection {
-                        position: Position::Line(line_no),
-                        reason,
-                    }))?;
-                } else {
-                    batcher.push(Position::Line(line_no), line.trim())?;
-                }
-            }
-            line.clear();
-            if input.read_line(&mut line)? == 0 {
-                break;
-            }
-            line_no += 1;
-        }
+fn read_document(input: impl Read, batcher: &mut Batcher<'_>) -> anyhow::Result<()> {
+    let mut deserializer = serde_json::Deserializer::from_reader(input);
+    let mut index = 0u64;
+    let mut on_item = |item: Box<RawValue>| -> anyhow::Result<()> {
+        let position = Position::Item(index);
+        index += 1;
+        batcher.push(position, record::parse_call(item.get()))
+    };
+    DocumentSeed {
+        on_item: &mut on_item,
     }
-    batcher.flush()
+    .deserialize(&mut deserializer)
+    .map_err(|e| anyhow::anyhow!("the file is not valid JSON: {e}"))?;
+    deserializer
+        .end()
+        .map_err(|e| anyhow::anyhow!("unexpected content after the JSON document: {e}"))?;
+    Ok(())
 }
 
 /// A document: either `{"data": [...], ...}` or a bare array of calls. Each
@@ -349,24 +444,19 @@ mod tests {
     use super::*;
 
     /// Every call (as its id) or rejection of a text, in file order.
-    fn parse_all(text: &str) -> Vec<Result<(Position, i64), Rejection>> {
+    fn parse_all(text: &[u8]) -> Vec<Result<(Position, i64), Rejection>> {
         let (tx, mut rx) = mpsc::channel(1024);
-        read_source(Cursor::new(text.as_bytes().to_vec()), &tx).expect("readable");
+        read_source(Cursor::new(text.to_vec()), &tx).expect("readable");
         drop(tx);
         let mut out = Vec::new();
-        while let Ok(chunk) = rx.try_recv() {
-            match chunk {
-                Chunk::Calls(calls) => out.extend(calls.into_iter().map(|(p, c)| Ok((p, c.id)))),
-                Chunk::Rejected(rejection) => out.push(Err(rejection)),
+        while let Ok(batch) = rx.try_recv() {
+            for (position, entry) in batch {
+                out.push(match entry {
+                    Ok(call) => Ok((position, call.id)),
+                    Err(reason) => Err(Rejection { position, reason }),
+                });
             }
         }
-        out.sort_by_key(|r| match r {
-            Ok((Position::Line(n) | Position::Item(n), _)) => *n,
-            Err(Rejection {
-                position: Position::Line(n) | Position::Item(n),
-                ..
-            }) => *n,
-        });
         out
     }
 
@@ -380,7 +470,7 @@ mod tests {
     #[test]
     fn ndjson_with_blank_and_bad_lines() {
         let text = format!("\n{}\nnot json\n\n{}\n", call(1), call(2));
-        let got = parse_all(&text);
+        let got = parse_all(text.as_bytes());
         assert_eq!(got.len(), 3);
         assert_eq!(got[0], Ok((Position::Line(2), 1)));
         assert!(matches!(
@@ -404,10 +494,82 @@ mod tests {
         let bare = format!("[{}, {}]", call(1), call(2));
         for text in [pretty, compact, bare] {
             assert_eq!(
-                parse_all(&text),
+                parse_all(text.as_bytes()),
                 vec![Ok((Position::Item(0), 1)), Ok((Position::Item(1), 2))],
                 "{text}"
             );
         }
+    }
+
+    #[test]
+    fn broken_bytes_and_cut_lines_only_cost_their_line() {
+        let mut text = call(1).into_bytes();
+        text.extend_from_slice(b"\n\xff\xfe\n{\"id\":7,\"type\":\"web\",\"status\":\"comp\n");
+        text.extend_from_slice(call(2).as_bytes());
+        let got = parse_all(&text);
+        assert_eq!(got.len(), 4);
+        assert_eq!(got[0], Ok((Position::Line(1), 1)));
+        assert_eq!(
+            got[1],
+            Err(Rejection {
+                position: Position::Line(2),
+                reason: "not valid UTF-8".to_owned()
+            })
+        );
+        assert!(matches!(
+            &got[2],
+            Err(Rejection {
+                position: Position::Line(3),
+                ..
+            })
+        ));
+        assert_eq!(got[3], Ok((Position::Line(4), 2)));
+        // A first line cut short is one bad line, not a broken document.
+        let cut = format!("{{\"id\":7,\"type\"\n{}\n", call(3));
+        let got = parse_all(cut.as_bytes());
+        assert!(matches!(
+            &got[0],
+            Err(Rejection {
+                position: Position::Line(1),
+                ..
+            })
+        ));
+        assert_eq!(got[1], Ok((Position::Line(2), 3)));
+    }
+
+    #[test]
+    fn overlong_lines_are_skipped_without_holding_them() {
+        let mut input = Cursor::new(format!("{}\n{}\n", "x".repeat(100), call(5)).into_bytes());
+        let mut line = Vec::new();
+        assert_eq!(
+            read_bounded_line(&mut input, &mut line, 50).expect("read"),
+            Some(false)
+        );
+        assert!(line.is_empty());
+        assert_eq!(
+            read_bounded_line(&mut input, &mut line, 500).expect("read"),
+            Some(true)
+        );
+        assert_eq!(line, format!("{}\n", call(5)).into_bytes());
+        assert_eq!(
+            read_bounded_line(&mut input, &mut line, 500).expect("read"),
+            None
+        );
+    }
+
+    #[test]
+    fn formats_are_told_apart_by_their_first_key() {
+        assert_eq!(detect(b"  [{"), Some(Format::Document));
+        assert_eq!(detect(b"{\n  \"current_page\": 1"), Some(Format::Document));
+        assert_eq!(detect(b"{\"data\":["), Some(Format::Document));
+        assert_eq!(detect(b"{\"id\":1,"), Some(Format::Ndjson));
+        assert_eq!(detect(b"{\"status\":\"x\"}"), Some(Format::Ndjson));
+        assert_eq!(detect(b"not json"), Some(Format::Ndjson));
+        assert_eq!(
+            detect(b"{\n  \"da"),
+            None,
+            "undecided until the key is complete"
+        );
+        assert_eq!(detect(b"   "), None);
     }
 }

@@ -150,15 +150,34 @@ async fn foreign_ids_are_rejected_not_overwritten(app: TestApp) {
     let bobs = call(50, json!({"status": "busy"}));
     app.import(&bob, std::slice::from_ref(&bobs)).await;
     let text = format!(
-        "{}\n{}\n",
+        "{}\n{}\n{{bad\n",
         call(49, json!({})),
-        call(50, json!({"status": "completed"}))
+        call(
+            50,
+            json!({"status": "completed", "assistant_name": "Ghost", "campaign_name": "Ghost Campaign"})
+        )
     );
     let (result, rejections) = import_text(&app, &alice, &text).await;
-    assert_eq!(result, summary(1, 0, 0, 1));
-    assert_eq!(rejections, ["line 2: id 50 belongs to another user's call"]);
+    assert_eq!(result, summary(1, 0, 0, 2));
+    // Reported in line order, whichever stage refused the line.
+    assert_eq!(rejections.len(), 2);
+    assert_eq!(
+        rejections[0],
+        "line 2: id 50 belongs to another user's call"
+    );
+    assert!(
+        rejections[1].starts_with("line 3: not valid JSON"),
+        "{rejections:?}"
+    );
     assert_eq!(app.get("/api/user/calls/50", &bob_token).await.body, bobs);
     assert_eq!(app.get("/api/user/calls/50", &token).await.status, 404);
+    // The refused line left nothing behind: no assistant, no campaign.
+    let assistants = app.get("/api/user/assistants/get", &token).await.body;
+    assert_eq!(assistants["total"], 1, "{assistants}");
+    assert_eq!(
+        app.get("/api/user/campaigns", &token).await.body["data"],
+        json!([])
+    );
 }
 
 async fn saved_list_pages_import(app: TestApp) {

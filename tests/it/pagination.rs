@@ -216,6 +216,31 @@ async fn links_window_slides(app: TestApp) {
     assert_eq!(labels(&ten), format!("{p} 1 2 3 4 [5] 6 7 8 9 10 {n}"));
 }
 
+async fn window_starts_sliding_at_fourteen_pages(app: TestApp) {
+    let token = calls(&app, 26).await;
+    let (p, n) = ("&laquo; Previous", "Next &raquo;");
+    let thirteen = app.list(&token, "per_page=2").await.body;
+    assert_eq!(thirteen["last_page"], 13);
+    assert_eq!(
+        labels(&thirteen),
+        format!("{p} [1] 2 3 4 5 6 7 8 9 10 11 12 13 {n}")
+    );
+    let alice = app
+        .store
+        .find_user_by_email("alice@example.com")
+        .await
+        .expect("query")
+        .expect("alice");
+    app.import(&alice, &[call(27, json!({})), call(28, json!({}))])
+        .await;
+    let fourteen = app.list(&token, "per_page=2").await.body;
+    assert_eq!(fourteen["last_page"], 14);
+    assert_eq!(
+        labels(&fourteen),
+        format!("{p} [1] 2 3 4 5 6 7 8 9 10 ... 13 14 {n}")
+    );
+}
+
 async fn page_urls_keep_the_filters(app: TestApp) {
     let token = calls(&app, 30).await;
     let query = "status=completed&type=outbound&date_from=2024-01-01&per_page=5&limit=9&page=2&phone_number=%2B49%20151";
@@ -274,5 +299,6 @@ backend_tests!(
     bad_page_numbers_mean_page_one,
     page_sizes_one_and_hundred,
     links_window_slides,
+    window_starts_sliding_at_fourteen_pages,
     page_urls_keep_the_filters,
 );

@@ -224,51 +224,52 @@ pub fn import(
 ) -> StoreResult<Vec<ImportOutcome>> {
     let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
     let now = now_unix();
-    let mut ids: HashMap<(&str, &str), i64> = HashMap::new();
+    // Names already resolved in this batch.
+    let (mut assistants, mut campaigns) = (HashMap::new(), HashMap::new());
     let mut outcomes = Vec::with_capacity(batch.len());
     for call in batch {
-        let resolve =
-            |table: &'static str, name: &Option<String>| -> rusqlite::Result<Option<i64>> {
-                let Some(name) = name.as_deref() else {
-                    return Ok(None);
-                };
-                if let Some(id) = ids.get(&(table, name)) {
-                    return Ok(Some(*id));
-                }
-                let id = find_or_create(&tx, table, user_id, name, now)?;
-                Ok(Some(id))
-            };
-        let assistant_id = resolve("assistants", &call.assistant_name)?;
-        let campaign_id = resolve("campaigns", &call.campaign_name)?;
-        if let (Some(name), Some(id)) = (call.assistant_name.as_deref(), assistant_id) {
-            ids.insert(("assistants", name), id);
-        }
-        if let (Some(name), Some(id)) = (call.campaign_name.as_deref(), campaign_id) {
-            ids.insert(("campaigns", name), id);
-        }
-
         let owner: Option<i64> = tx
             .prepare_cached("SELECT user_id FROM calls WHERE id = ?1")?
             .query_row([call.id], |r| r.get(0))
             .optional()?;
+        // Another user's id: refused before anything (assistants included) is written.
+        if owner.is_some_and(|owner| owner != user_id) {
+            outcomes.push(ImportOutcome::ForeignId);
+            continue;
+        }
+        let resolve = |table: &str,
+                       known: &mut HashMap<String, i64>,
+                       name: &Option<String>|
+         -> rusqlite::Result<Option<i64>> {
+            let Some(name) = name.as_deref() else {
+                return Ok(None);
+            };
+            if let Some(id) = known.get(name) {
+                return Ok(Some(*id));
+            }
+            let id = find_or_create(&tx, table, user_id, name, now)?;
+            known.insert(name.to_owned(), id);
+            Ok(Some(id))
+        };
+        let assistant_id = resolve("assistants", &mut assistants, &call.assistant_name)?;
+        let campaign_id = resolve("campaigns", &mut campaigns, &call.campaign_name)?;
+
         let values = write_values(call, assistant_id, campaign_id);
         let args = [Value::Integer(call.id), Value::Integer(user_id)]
             .into_iter()
             .chain(values);
-        let outcome = match owner {
-            None => {
-                tx.prepare_cached(&INSERT_SQL)?
-                    .execute(params_from_iter(args))?;
-                ImportOutcome::Inserted
-            }
-            Some(owner) if owner != user_id => ImportOutcome::ForeignId,
-            Some(_) => match tx
+        let outcome = if owner.is_none() {
+            tx.prepare_cached(&INSERT_SQL)?
+                .execute(params_from_iter(args))?;
+            ImportOutcome::Inserted
+        } else {
+            match tx
                 .prepare_cached(&UPDATE_SQL)?
                 .execute(params_from_iter(args))?
             {
                 0 => ImportOutcome::Unchanged,
                 _ => ImportOutcome::Updated,
-            },
+            }
         };
         outcomes.push(outcome);
     }

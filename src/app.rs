@@ -3,8 +3,14 @@
 
 use std::future::Future;
 use std::sync::Arc;
+use std::time::Duration;
 
+use hyper_util::rt::{TokioIo, TokioTimer};
+use hyper_util::server::graceful::GracefulShutdown;
+use hyper_util::service::TowerToHyperService;
 use tokio::net::TcpListener;
+use tower::Layer;
+use tower_http::normalize_path::NormalizePathLayer;
 
 use crate::http::auth::RateLimiter;
 use crate::http::{AppState, Limits, router};
@@ -31,7 +37,8 @@ impl Settings {
     }
 }
 
-/// Serves until `shutdown` resolves, then finishes the requests in flight.
+/// Serves until `shutdown` resolves, then stops accepting, lets requests in
+/// flight finish (for at most the request timeout plus a few seconds) and returns.
 pub async fn serve(
     listener: TcpListener,
     store: Arc<dyn Store>,
@@ -43,10 +50,43 @@ pub async fn serve(
         public_url: settings.public_url.clone().into(),
         limiter: Arc::new(RateLimiter::per_minute(settings.rate_limit_per_minute)),
     };
-    let app = router(state, settings.limits);
-    axum::serve(listener, app)
-        .with_graceful_shutdown(shutdown)
-        .await?;
+    // Trailing slashes are trimmed before routing, as Laravel matches routes.
+    let app = NormalizePathLayer::trim_trailing_slash().layer(router(state, settings.limits));
+    let mut http = hyper::server::conn::http1::Builder::new();
+    http.timer(TokioTimer::new())
+        .header_read_timeout(settings.limits.header_read_timeout);
+    let graceful = GracefulShutdown::new();
+
+    tokio::pin!(shutdown);
+    loop {
+        let (stream, peer) = tokio::select! {
+            accepted = listener.accept() => match accepted {
+                Ok(accepted) => accepted,
+                Err(err) => {
+                    // Out of file descriptors and the like: back off instead of spinning.
+                    tracing::warn!(error = %err, "accept failed");
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                    continue;
+                }
+            },
+            () = &mut shutdown => break,
+        };
+        let _ = stream.set_nodelay(true);
+        let service = TowerToHyperService::new(app.clone());
+        let connection = graceful.watch(http.serve_connection(TokioIo::new(stream), service));
+        tokio::spawn(async move {
+            if let Err(err) = connection.await {
+                tracing::debug!(error = %err, %peer, "connection ended with an error");
+            }
+        });
+    }
+    drop(listener);
+
+    let grace = settings.limits.request_timeout + Duration::from_secs(5);
+    tokio::select! {
+        () = graceful.shutdown() => tracing::info!("all connections closed"),
+        () = tokio::time::sleep(grace) => tracing::warn!(grace.seconds = grace.as_secs(), "connections still open after the grace period; closing them"),
+    }
     Ok(())
 }
 

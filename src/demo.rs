@@ -16,7 +16,7 @@ const DEMO_CALLS: usize = 2000;
 
 /// What `--demo` did, for the instructions it prints.
 pub struct Demo {
-    pub user: User,
+    pub user: Option<User>,
     pub token: Option<String>,
     pub calls: u64,
     pub note: Option<String>,
@@ -29,10 +29,9 @@ impl Demo {
         if let Some(note) = &self.note {
             text.push_str(&format!("  {note}\n"));
         }
-        text.push_str(&format!(
-            "  user:  {} ({} calls)\n",
-            self.user.email, self.calls
-        ));
+        if let Some(user) = &self.user {
+            text.push_str(&format!("  user:  {} ({} calls)\n", user.email, self.calls));
+        }
         if let Some(token) = &self.token {
             text.push_str(&format!("  token: {token}\n\n  try:\n"));
             text.push_str(&format!(
@@ -43,23 +42,28 @@ impl Demo {
     }
 }
 
-/// Seeds the demo on an empty database; on a database that has it already,
-/// reuses the user and calls and issues a fresh token (the old one cannot be
-/// shown again: only its hash is stored).
+/// Seeds the demo on an empty database. On a database that has data it adds
+/// nothing: it reuses the demo user and calls if they are there (with a fresh
+/// token, since only hashes of the old ones exist), and otherwise just says so.
 pub async fn ensure(store: &dyn Store) -> anyhow::Result<Demo> {
-    let existing = store.find_user_by_email(DEMO_EMAIL).await?;
-    let (user, note) = match existing {
+    let (user, note) = match store.find_user_by_email(DEMO_EMAIL).await? {
         Some(user) => (
             user,
             Some("reusing the demo data already in this database".to_owned()),
         ),
+        None if !store.list_users().await?.is_empty() => {
+            return Ok(Demo {
+                user: None,
+                token: None,
+                calls: 0,
+                note: Some(
+                    "this database already has users, so no demo data was added; \
+                     use `callbase tokens create --user EMAIL` for a token"
+                        .to_owned(),
+                ),
+            });
+        }
         None => {
-            if !store.list_users().await?.is_empty() {
-                anyhow::bail!(
-                    "--demo only seeds an empty database, and this one has users: start without --demo \
-                     (or point --database-url at a new file)"
-                );
-            }
             let user = store.create_user(DEMO_EMAIL, "Demo User").await?;
             let calls = generate(DEMO_CALLS, now_unix(), 42);
             for batch in calls.chunks(500) {
@@ -71,7 +75,7 @@ pub async fn ensure(store: &dyn Store) -> anyhow::Result<Demo> {
     let (_, token) = crate::token::issue(store, &user, "demo", None).await?;
     let calls = store.count_user_calls(user.id).await?;
     Ok(Demo {
-        user,
+        user: Some(user),
         token: Some(token),
         calls,
         note,

@@ -86,11 +86,14 @@ pub fn selected_invalid(field: &str) -> String {
     format!("The selected {} is invalid.", display_name(field))
 }
 
-/// Reads an integer the way PHP's `FILTER_VALIDATE_INT` does (optional sign,
-/// digits only, within 64 bits), except that leading zeros are tolerated.
+/// Reads an integer the way PHP's `FILTER_VALIDATE_INT` (behind Laravel's
+/// `integer` rule) does: an optional sign, then `0` or digits without a
+/// leading zero, within 64 bits.
 pub fn parse_int(text: &str) -> Option<i64> {
     let digits = text.strip_prefix(['+', '-']).unwrap_or(text);
-    if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) {
+    let well_formed =
+        digits.bytes().all(|b| b.is_ascii_digit()) && (digits == "0" || !digits.starts_with('0'));
+    if digits.is_empty() || !well_formed {
         return None;
     }
     text.strip_prefix('+').unwrap_or(text).parse().ok()
@@ -121,8 +124,19 @@ mod tests {
         assert_eq!(parse_int("5"), Some(5));
         assert_eq!(parse_int("+5"), Some(5));
         assert_eq!(parse_int("-5"), Some(-5));
-        assert_eq!(parse_int("007"), Some(7));
-        for bad in ["", "+", "1.5", "1e3", "abc", " 1", "99999999999999999999"] {
+        assert_eq!(parse_int("0"), Some(0));
+        assert_eq!(parse_int("-0"), Some(0));
+        for bad in [
+            "",
+            "+",
+            "007",
+            "00",
+            "1.5",
+            "1e3",
+            "abc",
+            " 1",
+            "99999999999999999999",
+        ] {
             assert_eq!(parse_int(bad), None, "{bad}");
         }
     }

@@ -17,10 +17,25 @@ const NOT_FOUND: &str = "Call not found";
 const DELETE_NOT_FOUND: &str = "Call not found or does not belong to the authenticated user";
 
 /// Decoded query pairs, in order; a malformed query simply yields odd pairs.
+///
+/// One exception to form decoding: a literal `+` leading a `phone_number`
+/// stays a plus. Decoded as a space it would be trimmed away, and
+/// `?phone_number=+4915...`, as people type it, would match nothing. No phone
+/// number starts with a space, so nothing is lost.
 pub fn query_pairs(query: Option<&str>) -> Vec<(String, String)> {
-    form_urlencoded::parse(query.unwrap_or_default().as_bytes())
+    let query = query.unwrap_or_default();
+    let mut pairs: Vec<(String, String)> = form_urlencoded::parse(query.as_bytes())
         .into_owned()
-        .collect()
+        .collect();
+    // form_urlencoded yields one pair per non-empty `&`-separated part.
+    let raw_parts = query.split('&').filter(|part| !part.is_empty());
+    for ((key, value), raw) in pairs.iter_mut().zip(raw_parts) {
+        let raw_value = raw.split_once('=').map_or("", |(_, v)| v);
+        if key == "phone_number" && raw_value.starts_with('+') && value.starts_with(' ') {
+            value.replace_range(..1, "+");
+        }
+    }
+    pairs
 }
 
 #[tracing::instrument(skip_all, fields(user.id = user.0))]
@@ -44,6 +59,7 @@ pub async fn list(
     let urls = PageUrls {
         path: state.url("/api/user/calls"),
         keep: &request.echo,
+        per_page: request.page.per_page,
     };
     let mut out = JsonBuf::with_capacity(2048 + page.rows.len() * 2048);
     write_paginator(&mut out, &meta, &urls, |out| {
@@ -58,8 +74,18 @@ pub async fn list(
 }
 
 /// The id of `/calls/{id}`; anything that is not an integer matches no call.
+/// Leading zeros are read as the number (`010` is call 10), as the database
+/// comparison behind Famulor's route does.
 fn call_id(path: Result<Path<String>, PathRejection>) -> Option<i64> {
-    path.ok().and_then(|Path(id)| parse_int(&id))
+    let Path(id) = path.ok()?;
+    let (sign, digits) = id
+        .strip_prefix('-')
+        .map_or(("", id.as_str()), |rest| ("-", rest));
+    let digits = digits.trim_start_matches('0');
+    parse_int(&format!(
+        "{sign}{}",
+        if digits.is_empty() { "0" } else { digits }
+    ))
 }
 
 #[tracing::instrument(skip_all, fields(user.id = user.0))]

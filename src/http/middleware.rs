@@ -9,6 +9,7 @@ use axum::http::{HeaderName, StatusCode, header};
 use axum::middleware::{self, Next};
 use axum::response::Response;
 use tower::ServiceBuilder;
+use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
 use tower_http::timeout::TimeoutLayer;
 use tower_http::trace::{DefaultOnResponse, TraceLayer};
@@ -45,6 +46,12 @@ pub fn apply(router: Router, limits: Limits) -> Router {
                 .on_response(DefaultOnResponse::new().level(Level::INFO)),
         )
         .layer(middleware::from_fn(json_errors))
+        .layer(CatchPanicLayer::custom(|_panic| {
+            // The panic message went to stderr through the panic hook; it may
+            // quote user data, so it is not repeated here.
+            tracing::error!("handler panicked");
+            message(StatusCode::INTERNAL_SERVER_ERROR, "Server Error")
+        }))
         .layer(middleware::from_fn(move |request: Request, next: Next| {
             check_uri(max_uri, request, next)
         }))

@@ -41,6 +41,8 @@ impl AppState {
 #[derive(Debug, Clone, Copy)]
 pub struct Limits {
     pub request_timeout: Duration,
+    /// How long a client may take to send a request's headers (slow-loris guard).
+    pub header_read_timeout: Duration,
     pub max_body_bytes: usize,
     pub max_uri_bytes: usize,
 }
@@ -49,6 +51,7 @@ impl Default for Limits {
     fn default() -> Self {
         Self {
             request_timeout: Duration::from_secs(30),
+            header_read_timeout: Duration::from_secs(10),
             max_body_bytes: 1024 * 1024,
             max_uri_bytes: 8 * 1024,
         }

@@ -54,6 +54,7 @@ pub async fn list_assistants(
     let urls = PageUrls {
         path: state.url("/api/user/assistants/get"),
         keep: &keep,
+        per_page: page_query.per_page,
     };
     let meta = PageMeta::new(page_query, page.total, page.rows.len() as u64);
     let mut out = JsonBuf::with_capacity(4096);

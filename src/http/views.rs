@@ -5,6 +5,7 @@
 
 use axum::http::header;
 use axum::response::{IntoResponse, Response};
+use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
 
 use crate::domain::pagination::{PageMeta, WindowItem};
 use crate::domain::timefmt::format_rfc3339;
@@ -112,21 +113,42 @@ pub fn write_call(out: &mut JsonBuf, call: &CallRecord) {
     out.raw("}");
 }
 
+/// Laravel's `Arr::query` encodes with `PHP_QUERY_RFC3986`: everything but
+/// letters, digits and `-_.~` is percent-encoded (a space is `%20`).
+const QUERY_VALUE: &AsciiSet = &NON_ALPHANUMERIC
+    .remove(b'-')
+    .remove(b'_')
+    .remove(b'.')
+    .remove(b'~');
+
 /// Where a paginated list lives and which request parameters its page URLs keep.
 pub struct PageUrls<'a> {
     /// Public base URL plus the route, e.g. `https://calls.example.com/api/user/calls`.
     pub path: String,
+    /// The request's parameters as sent (filters, `per_page`), in their order.
     pub keep: &'a [(String, String)],
+    /// The page size in effect; written as `per_page` when the request had none.
+    pub per_page: u64,
 }
 
 impl PageUrls<'_> {
     pub fn url(&self, page: u64) -> String {
-        let mut query = form_urlencoded::Serializer::new(String::new());
+        let mut url = format!("{}?", self.path);
+        let mut pair = |key: &str, value: &str| {
+            url.extend(utf8_percent_encode(key, QUERY_VALUE));
+            url.push('=');
+            url.extend(utf8_percent_encode(value, QUERY_VALUE));
+            url.push('&');
+        };
         for (key, value) in self.keep {
-            query.append_pair(key, value);
+            pair(key, value);
         }
-        query.append_pair("page", &page.to_string());
-        format!("{}?{}", self.path, query.finish())
+        if !self.keep.iter().any(|(key, _)| key == "per_page") {
+            pair("per_page", &self.per_page.to_string());
+        }
+        pair("page", &page.to_string());
+        url.pop();
+        url
     }
 }
 

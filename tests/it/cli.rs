@@ -328,3 +328,53 @@ async fn serve_demo_end_to_end() {
         assert!(status.success(), "graceful exit: {status:?}");
     }
 }
+
+/// On a database with other users, `--demo` adds nothing and still serves.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn demo_leaves_a_used_database_alone() {
+    let dir = tempfile::tempdir().expect("dir");
+    let url = format!("sqlite://{}", dir.path().join("used.db").display());
+    assert!(
+        run(
+            &url,
+            &[
+                "users",
+                "create",
+                "--email",
+                "ops@example.com",
+                "--name",
+                "Ops"
+            ]
+        )
+        .status
+        .success()
+    );
+    let mut child = callbase(&url, &["serve", "--demo", "--listen", "127.0.0.1:0"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("spawn");
+    let pipe = child.stdout.take().expect("stdout");
+    let note = tokio::task::spawn_blocking(move || {
+        let mut reader = BufReader::new(pipe).lines();
+        let note = reader
+            .by_ref()
+            .map_while(Result::ok)
+            .find(|l| l.contains("no demo data"));
+        std::thread::spawn(move || reader.for_each(drop));
+        note
+    });
+    let note = tokio::time::timeout(Duration::from_secs(30), note)
+        .await
+        .expect("in time")
+        .expect("reader");
+    assert!(note.is_some(), "explains why no demo data was added");
+    // Still serving: a user and a token work.
+    let users = stdout(&run(&url, &["users", "list"]));
+    assert!(!users.contains("demo@callbase.local"), "{users}");
+    assert!(child.try_wait().expect("wait").is_none(), "still running");
+    let _ = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status();
+    let _ = child.wait();
+}

@@ -135,10 +135,12 @@ impl TestApp {
         path: &str,
         token: Option<&str>,
     ) -> Answer {
+        // As Famulor's clients do: JSON headers on every method, GET included.
         let mut request = self
             .client
             .request(method, self.url(path))
-            .header("Accept", "application/json");
+            .header("Accept", "application/json")
+            .header("Content-Type", "application/json");
         if let Some(token) = token {
             request = request.bearer_auth(token);
         }

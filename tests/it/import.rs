@@ -57,6 +57,44 @@ async fn round_trip_is_lossless(app: TestApp) {
     );
 }
 
+/// Transcripts come back in time order; timestamps in the contract's format;
+/// costs sent as 8-place strings come back as exact JSON numbers.
+async fn imports_are_normalised_where_the_contract_says(app: TestApp) {
+    let (alice, token) = app.user("alice@example.com").await;
+    let sent = call(
+        5,
+        json!({
+            "transcript": [
+                {"text": "second", "type": "transcript", "sender": "human", "timestamp": 1754055272.069057},
+                {"text": "first", "type": "transcript", "sender": "bot", "timestamp": 1754055268.525861}
+            ],
+            "created_at": "2025-08-04 14:30:00",
+            "updated_at": "2025-08-04T16:34:05.123456+02:00",
+            "carrier_cost": "0.08000000",
+            "total_cost": "0.12500000"
+        }),
+    );
+    let (result, _) = import_text(&app, &alice, &format!("{sent}\n")).await;
+    assert_eq!(result, summary(1, 0, 0, 0));
+    let answer = app.get("/api/user/calls/5", &token).await;
+    let texts: Vec<&str> = answer.body["transcript"]
+        .as_array()
+        .expect("array")
+        .iter()
+        .filter_map(|s| s["text"].as_str())
+        .collect();
+    assert_eq!(texts, ["first", "second"]);
+    assert_eq!(answer.body["created_at"], "2025-08-04T14:30:00Z");
+    assert_eq!(answer.body["updated_at"], "2025-08-04T14:34:05Z");
+    assert!(
+        answer
+            .text
+            .contains(r#""carrier_cost":0.08,"total_cost":0.125,"#),
+        "{}",
+        answer.text
+    );
+}
+
 async fn reimport_changes_nothing_and_updates_are_counted(app: TestApp) {
     let (alice, token) = app.user("alice@example.com").await;
     let calls: Vec<Value> = (1..=5).map(|i| call(i, json!({}))).collect();
@@ -224,6 +262,7 @@ async fn large_imports_span_batches(app: TestApp) {
 
 backend_tests!(
     round_trip_is_lossless,
+    imports_are_normalised_where_the_contract_says,
     reimport_changes_nothing_and_updates_are_counted,
     bad_lines_are_reported_and_skipped,
     foreign_ids_are_rejected_not_overwritten,

@@ -100,6 +100,12 @@ async fn each_filter_alone(app: TestApp) {
         ids(&app, &token, "phone_number=%2B4917000000000").await,
         [2]
     );
+    // A literal leading `+`, as typed into curl, is a plus, not a space.
+    assert_eq!(ids(&app, &token, "phone_number=+4917000000000").await, [2]);
+    assert_eq!(
+        ids(&app, &token, "phone_number=+49%20151%2023456789").await,
+        [4, 1]
+    );
     assert_eq!(
         ids(&app, &token, "phone_number=%2B4900000").await,
         Vec::<i64>::new()

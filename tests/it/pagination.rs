@@ -91,7 +91,11 @@ async fn first_and_past_the_end(app: TestApp) {
     );
     assert_eq!(first["prev_page_url"], Value::Null);
     assert_eq!(first["next_page_url"], Value::Null);
-    assert_eq!(first["first_page_url"], format!("{base}?page=1"));
+    // per_page is always carried, with its default when the request had none.
+    assert_eq!(
+        first["first_page_url"],
+        format!("{base}?per_page=15&page=1")
+    );
     assert_eq!(labels(&first), "&laquo; Previous [1] Next &raquo;");
 
     let past = app.list(&token, "page=5").await;
@@ -102,7 +106,10 @@ async fn first_and_past_the_end(app: TestApp) {
     assert_eq!(past.body["to"], Value::Null);
     assert_eq!(past.body["total"], 3);
     assert_eq!(past.body["last_page"], 1);
-    assert_eq!(past.body["prev_page_url"], format!("{base}?page=4"));
+    assert_eq!(
+        past.body["prev_page_url"],
+        format!("{base}?per_page=15&page=4")
+    );
     assert_eq!(past.body["next_page_url"], Value::Null);
     assert_eq!(labels(&past.body), "&laquo; Previous 1 Next &raquo;");
 
@@ -122,7 +129,7 @@ async fn first_and_past_the_end(app: TestApp) {
 
 async fn bad_page_numbers_mean_page_one(app: TestApp) {
     let token = calls(&app, 20).await;
-    for page in ["0", "abc", "-1", "1.5", "", "99999999999999999999999"] {
+    for page in ["0", "abc", "-1", "1.5", "", "02", "99999999999999999999999"] {
         let answer = app.list(&token, &format!("per_page=5&page={page}")).await;
         assert_eq!(answer.status, 200, "page={page}");
         assert_eq!(answer.body["current_page"], 1, "page={page}");
@@ -243,12 +250,12 @@ async fn window_starts_sliding_at_fourteen_pages(app: TestApp) {
 
 async fn page_urls_keep_the_filters(app: TestApp) {
     let token = calls(&app, 30).await;
-    let query = "status=completed&type=outbound&date_from=2024-01-01&per_page=5&limit=9&page=2&phone_number=%2B49%20151";
+    let query = "status=completed&type=outbound&date_from=2024-01-01&per_page=5&limit=9&page=2&phone_number=%2B49%20(151)";
     let answer = app.list(&token, query).await;
     assert_eq!(answer.status, 200, "{}", answer.body);
     let expected = |page: u32| {
         app.url(&format!(
-            "/api/user/calls?status=completed&type=outbound&date_from=2024-01-01&per_page=5&phone_number=%2B49+151&page={page}"
+            "/api/user/calls?status=completed&type=outbound&date_from=2024-01-01&per_page=5&phone_number=%2B49%20%28151%29&page={page}"
         ))
     };
     // The phone filter matches nothing here; the URLs still carry it.
@@ -256,6 +263,12 @@ async fn page_urls_keep_the_filters(app: TestApp) {
     assert_eq!(answer.body["prev_page_url"], expected(1));
     assert_eq!(answer.body["first_page_url"], expected(1));
 
+    // Without per_page in the request, the default is written before page.
+    let answer = app
+        .list(&token, "status=completed&type=outbound&page=2")
+        .await;
+    let expected = "/api/user/calls?status=completed&type=outbound&per_page=15&page=1";
+    assert_eq!(answer.body["prev_page_url"], app.url(expected));
     let answer = app
         .list(&token, "status=completed&per_page=5&type=outbound&page=2")
         .await;

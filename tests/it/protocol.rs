@@ -110,11 +110,46 @@ async fn health_answers_without_auth(app: TestApp) {
     );
 }
 
+async fn trailing_slashes_are_ignored(app: TestApp) {
+    let (alice, token) = app.user("alice@example.com").await;
+    app.import(&alice, &[crate::helpers::call(7, json!({}))])
+        .await;
+    assert_eq!(app.get("/api/user/calls/", &token).await.ids(), [7]);
+    assert_eq!(app.get("/api/user/calls/7/", &token).await.body["id"], 7);
+    assert_eq!(app.get("/health/", &token).await.status, 200);
+}
+
+/// A failure inside answers an opaque 500: a row the code cannot read (an
+/// unknown status code written behind callbase's back) must not leak anything.
+async fn internal_errors_are_opaque(app: TestApp) {
+    let (alice, token) = app.user("alice@example.com").await;
+    app.import(
+        &alice,
+        &[
+            crate::helpers::call(1, json!({})),
+            crate::helpers::call(2, json!({})),
+        ],
+    )
+    .await;
+    corrupt_status(&app, 2).await;
+    for path in ["/api/user/calls", "/api/user/calls/2"] {
+        let answer = app.get(path, &token).await;
+        assert_eq!(
+            (answer.status.as_u16(), &answer.body),
+            (500, &json!({"message": "Server Error"})),
+            "{path}"
+        );
+    }
+    assert_eq!(app.get("/api/user/calls/1", &token).await.status, 200);
+}
+
 backend_tests!(
     unknown_routes_and_methods,
     head_request_ids_and_json_everywhere,
     long_uris_are_refused,
-    health_answers_without_auth
+    health_answers_without_auth,
+    trailing_slashes_are_ignored,
+    internal_errors_are_opaque,
 );
 
 /// When the database does not answer (here: another process holds the SQLite
@@ -189,4 +224,79 @@ async fn graceful_shutdown_finishes_requests_in_flight() {
         .await
         .expect("stopped")
         .expect("clean stop");
+}
+
+/// Writes an impossible status code into a call, behind the service's back.
+async fn corrupt_status(app: &TestApp, id: i64) {
+    let path = app.database_url.trim_start_matches("sqlite://").to_owned();
+    let conn = rusqlite::Connection::open(path).expect("open");
+    conn.busy_timeout(std::time::Duration::from_secs(5))
+        .expect("timeout");
+    conn.execute("UPDATE calls SET status = 99 WHERE id = ?1", [id])
+        .expect("corrupt");
+}
+
+/// A request that outlives `--request-timeout` is answered 503 in JSON.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn slow_requests_time_out_with_503() {
+    let app = crate::helpers::spawn_app_with(crate::helpers::Backend::Sqlite, |s| {
+        s.limits.request_timeout = std::time::Duration::from_millis(500);
+    })
+    .await;
+    let (alice, token) = app.user("alice@example.com").await;
+    app.import(&alice, &[crate::helpers::call(1, json!({}))])
+        .await;
+    let path = app.database_url.trim_start_matches("sqlite://").to_owned();
+    let locker = rusqlite_lock(&path);
+    let answer = app.delete("/api/user/calls/1", &token).await;
+    assert_eq!(
+        (answer.status.as_u16(), &answer.body),
+        (503, &json!({"message": "Service Unavailable"}))
+    );
+    drop(locker);
+}
+
+/// A client that never finishes its headers is cut off (slow-loris guard),
+/// and does not keep shutdown waiting.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn unfinished_headers_are_cut_off() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let app = crate::helpers::spawn_app_with(crate::helpers::Backend::Sqlite, |s| {
+        s.limits.header_read_timeout = std::time::Duration::from_millis(300);
+    })
+    .await;
+    let mut stream = tokio::net::TcpStream::connect(app.addr)
+        .await
+        .expect("connect");
+    stream
+        .write_all(b"GET /health HTTP/1.1\r\nHost: x\r\n")
+        .await
+        .expect("write");
+    let mut buf = Vec::new();
+    let read = tokio::time::timeout(
+        std::time::Duration::from_secs(10),
+        stream.read_to_end(&mut buf),
+    )
+    .await;
+    assert!(read.is_ok(), "the server closed the connection");
+    tokio::time::timeout(std::time::Duration::from_secs(10), app.stop())
+        .await
+        .expect("shutdown is not held up");
+}
+
+#[cfg(unix)]
+#[tokio::test]
+async fn database_files_are_private() {
+    use std::os::unix::fs::PermissionsExt;
+    let app = crate::helpers::spawn_app(crate::helpers::Backend::Sqlite).await;
+    app.user("alice@example.com").await;
+    let path = app.database_url.trim_start_matches("sqlite://").to_owned();
+    for file in [path.clone(), format!("{path}-wal")] {
+        let mode = std::fs::metadata(&file)
+            .expect("metadata")
+            .permissions()
+            .mode()
+            & 0o777;
+        assert_eq!(mode, 0o600, "{file}");
+    }
 }

@@ -92,6 +92,17 @@ async fn every_message_alone(app: TestApp) {
             "per_page",
             "The per page field must be at least 1.",
         ),
+        // Laravel's `integer` is PHP's FILTER_VALIDATE_INT: no leading zeros.
+        (
+            "per_page=015",
+            "per_page",
+            "The per page field must be an integer.",
+        ),
+        (
+            "assistant_id=007",
+            "assistant_id",
+            "The assistant id field must be an integer.",
+        ),
         (
             "per_page=101",
             "per_page",

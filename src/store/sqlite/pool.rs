@@ -97,11 +97,32 @@ impl Pool {
 }
 
 fn open_writer(path: &Path) -> anyhow::Result<Connection> {
+    create_private(path)?;
     let conn = Connection::open(path).with_context(|| format!("opening {}", path.display()))?;
     conn.pragma_update(None, "journal_mode", "WAL")?;
     conn.pragma_update(None, "synchronous", "NORMAL")?;
     configure(&conn)?;
     Ok(conn)
+}
+
+/// Creates the database file readable by its owner only: it holds phone
+/// numbers and transcripts. SQLite gives the -wal and -shm files the same mode.
+fn create_private(path: &Path) -> anyhow::Result<()> {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        match std::fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .mode(0o600)
+            .open(path)
+        {
+            Ok(_) => {}
+            Err(err) if err.kind() == std::io::ErrorKind::AlreadyExists => {}
+            Err(err) => return Err(anyhow::anyhow!("cannot create {}: {err}", path.display())),
+        }
+    }
+    Ok(())
 }
 
 fn open_reader(path: &Path) -> anyhow::Result<Connection> {

@@ -162,6 +162,21 @@ pub fn list(
     limit: u64,
     offset: u64,
 ) -> StoreResult<Page<CallRecord>> {
+    // One read transaction: the total and the rows come from the same
+    // snapshot even while an import commits in between.
+    let snapshot = conn.unchecked_transaction()?;
+    let page = list_in(&snapshot, user_id, filter, limit, offset)?;
+    snapshot.finish()?;
+    Ok(page)
+}
+
+fn list_in(
+    conn: &Connection,
+    user_id: i64,
+    filter: &CallFilter,
+    limit: u64,
+    offset: u64,
+) -> StoreResult<Page<CallRecord>> {
     let (condition, args) = filter_sql(user_id, filter);
     let total: i64 = conn
         .prepare_cached(&format!("SELECT count(*) FROM calls WHERE {condition}"))?

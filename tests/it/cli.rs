@@ -6,7 +6,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::json;
 
-use crate::helpers::{Backend, call, send, spawn_app};
+use crate::helpers::{Backend, STATUSES, TYPES, call, send, spawn_app};
 
 fn callbase(database_url: &str, args: &[&str]) -> Command {
     let mut command = Command::new(env!("CARGO_BIN_EXE_callbase"));
@@ -266,39 +266,16 @@ async fn serve_demo_end_to_end() {
         .await;
         let total = all.body["total"].as_u64().expect("total");
         assert!((1900..=2100).contains(&total), "about 2,000 calls: {total}");
-        for status in [
-            "initiated",
-            "ringing",
-            "busy",
-            "in-progress",
-            "ended",
-            "completed",
-            "ended_by_customer",
-            "ended_by_assistant",
-            "no-answer",
-            "failed",
-        ] {
-            let some = send(
-                client
-                    .get(format!("{base}/api/user/calls?status={status}&per_page=1"))
-                    .bearer_auth(&token),
-            )
-            .await;
+        let filters = STATUSES
+            .iter()
+            .map(|s| ("status", *s))
+            .chain(TYPES.iter().map(|t| ("type", *t)));
+        for (field, value) in filters {
+            let url = format!("{base}/api/user/calls?{field}={value}&per_page=1");
+            let some = send(client.get(url).bearer_auth(&token)).await;
             assert!(
                 some.body["total"].as_u64() > Some(0),
-                "demo has {status} calls"
-            );
-        }
-        for kind in ["inbound", "outbound", "web"] {
-            let some = send(
-                client
-                    .get(format!("{base}/api/user/calls?type={kind}&per_page=1"))
-                    .bearer_auth(&token),
-            )
-            .await;
-            assert!(
-                some.body["total"].as_u64() > Some(0),
-                "demo has {kind} calls"
+                "demo has {field}={value} calls"
             );
         }
         let campaigns = send(

@@ -244,6 +244,24 @@ pub fn call(id: i64, overrides: Value) -> Value {
     call
 }
 
+/// The contract's 10 statuses, spelled exactly (written out here, not taken
+/// from the code under test).
+pub const STATUSES: [&str; 10] = [
+    "initiated",
+    "ringing",
+    "busy",
+    "in-progress",
+    "ended",
+    "completed",
+    "ended_by_customer",
+    "ended_by_assistant",
+    "no-answer",
+    "failed",
+];
+
+/// The contract's 3 call types.
+pub const TYPES: [&str; 3] = ["inbound", "outbound", "web"];
+
 /// The contract's Call field order.
 pub const CALL_FIELDS: [&str; 18] = [
     "id",

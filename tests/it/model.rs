@@ -6,21 +6,8 @@ use std::collections::HashMap;
 use proptest::prelude::*;
 use serde_json::{Value, json};
 
-use crate::helpers::{Backend, TestApp, call, spawn_app};
+use crate::helpers::{Backend, STATUSES, TYPES, TestApp, call, spawn_app};
 
-const STATUSES: [&str; 10] = [
-    "initiated",
-    "ringing",
-    "busy",
-    "in-progress",
-    "ended",
-    "completed",
-    "ended_by_customer",
-    "ended_by_assistant",
-    "no-answer",
-    "failed",
-];
-const TYPES: [&str; 3] = ["inbound", "outbound", "web"];
 const PHONES: [&str; 4] = [
     "+4915100000001",
     "0049 151 0000 0001",

@@ -6,7 +6,7 @@ use anyhow::Context;
 use clap::Subcommand;
 
 use crate::domain::timefmt::{format_rfc3339, now_unix};
-use crate::store::{self, Store, StoreError, User};
+use crate::store::{Store, StoreError, User};
 
 #[derive(Debug, Subcommand)]
 pub enum UsersCommand {
@@ -51,8 +51,8 @@ pub async fn user_by_email(store: &dyn Store, email: &str) -> anyhow::Result<Use
         .with_context(|| format!("no user with email {email}"))
 }
 
-pub async fn users(url: &str, command: UsersCommand) -> anyhow::Result<ExitCode> {
-    let store = store::connect(url).await?;
+pub async fn users(db: &super::Database, command: UsersCommand) -> anyhow::Result<ExitCode> {
+    let store = db.connect().await?;
     match command {
         UsersCommand::Create { email, name } => {
             let email = email.trim();
@@ -84,8 +84,8 @@ pub async fn users(url: &str, command: UsersCommand) -> anyhow::Result<ExitCode>
     Ok(ExitCode::SUCCESS)
 }
 
-pub async fn tokens(url: &str, command: TokensCommand) -> anyhow::Result<ExitCode> {
-    let store = store::connect(url).await?;
+pub async fn tokens(db: &super::Database, command: TokensCommand) -> anyhow::Result<ExitCode> {
+    let store = db.connect().await?;
     match command {
         TokensCommand::Create {
             user,

@@ -21,8 +21,8 @@ pub struct ImportArgs {
     pub files: Vec<String>,
 }
 
-pub async fn run(url: &str, args: ImportArgs) -> anyhow::Result<ExitCode> {
-    let store = crate::store::connect(url).await?;
+pub async fn run(db: &super::Database, args: ImportArgs) -> anyhow::Result<ExitCode> {
+    let store = db.connect().await?;
     let user = super::admin::user_by_email(store.as_ref(), &args.user).await?;
     let started = Instant::now();
     let mut total = Summary::default();

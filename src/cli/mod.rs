@@ -13,7 +13,8 @@ use tracing_subscriber::EnvFilter;
 #[derive(Debug, Parser)]
 #[command(name = "callbase", version)]
 pub struct Cli {
-    /// Database URL: `sqlite://PATH` (embedded, the default).
+    /// Database URL: `sqlite://PATH` (embedded, the default) or
+    /// `postgres://USER:PASSWORD@HOST:PORT/DB`.
     #[arg(
         long,
         env = "CALLBASE_DATABASE_URL",
@@ -22,6 +23,15 @@ pub struct Cli {
         hide_env_values = true
     )]
     pub database_url: String,
+
+    /// Database connections per process (PostgreSQL).
+    #[arg(
+        long,
+        env = "CALLBASE_DB_POOL_SIZE",
+        default_value_t = 16,
+        global = true
+    )]
+    pub db_pool_size: usize,
 
     /// Log format on stderr: `text` or `json`. Levels come from `RUST_LOG`.
     #[arg(
@@ -81,18 +91,40 @@ pub fn main() -> ExitCode {
     }
 }
 
+/// The database the command works on.
+pub struct Database {
+    pub url: String,
+    pub options: crate::store::ConnectOptions,
+}
+
+impl Database {
+    pub async fn connect(&self) -> anyhow::Result<std::sync::Arc<dyn crate::store::Store>> {
+        crate::store::connect_with(&self.url, self.options).await
+    }
+
+    /// The URL with any password masked, for messages and logs.
+    pub fn display(&self) -> String {
+        crate::store::redact_url(&self.url)
+    }
+}
+
 async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
-    let url = cli.database_url;
+    let db = Database {
+        url: cli.database_url,
+        options: crate::store::ConnectOptions {
+            pool_size: cli.db_pool_size,
+        },
+    };
     match cli.command {
-        Command::Serve(args) => serve::run(&url, args).await,
+        Command::Serve(args) => serve::run(&db, args).await,
         Command::Migrate => {
-            crate::store::connect(&url).await?;
-            println!("database {} is up to date", crate::store::redact_url(&url));
+            db.connect().await?;
+            println!("database {} is up to date", db.display());
             Ok(ExitCode::SUCCESS)
         }
-        Command::Users(command) => admin::users(&url, command).await,
-        Command::Tokens(command) => admin::tokens(&url, command).await,
-        Command::Import(args) => import::run(&url, args).await,
+        Command::Users(command) => admin::users(&db, command).await,
+        Command::Tokens(command) => admin::tokens(&db, command).await,
+        Command::Import(args) => import::run(&db, args).await,
     }
 }
 

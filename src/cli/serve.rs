@@ -39,8 +39,8 @@ pub struct ServeArgs {
     pub max_body_bytes: usize,
 }
 
-pub async fn run(database_url: &str, args: ServeArgs) -> anyhow::Result<ExitCode> {
-    let store = crate::store::connect(database_url).await?;
+pub async fn run(db: &super::Database, args: ServeArgs) -> anyhow::Result<ExitCode> {
+    let store = db.connect().await?;
     let listener = tokio::net::TcpListener::bind(args.listen)
         .await
         .map_err(|e| anyhow::anyhow!("cannot listen on {}: {e}", args.listen))?;
@@ -64,7 +64,7 @@ pub async fn run(database_url: &str, args: ServeArgs) -> anyhow::Result<ExitCode
     tracing::info!(
         listen = %local,
         public_url = %settings.public_url,
-        database = %crate::store::redact_url(database_url),
+        database = %db.display(),
         "callbase is serving"
     );
     app::serve(listener, store, settings, app::shutdown_signal()).await?;

@@ -1,6 +1,7 @@
 //! Storage: one narrow trait, one implementation per database, picked from the
 //! URL scheme at start-up.
 
+pub mod postgres;
 pub mod sqlite;
 
 use std::sync::Arc;
@@ -144,13 +145,37 @@ pub trait Store: Send + Sync + 'static {
     async fn count_user_calls(&self, user_id: i64) -> StoreResult<u64>;
 }
 
-/// Opens (creating and migrating when needed) the database a URL names.
+/// How to open a database, beyond its URL.
+#[derive(Debug, Clone, Copy)]
+pub struct ConnectOptions {
+    /// Connections per process (PostgreSQL; SQLite keeps one writer and up to 8 readers).
+    pub pool_size: usize,
+}
+
+impl Default for ConnectOptions {
+    fn default() -> Self {
+        Self { pool_size: 16 }
+    }
+}
+
+/// Opens (creating and migrating when needed) the database a URL names: the
+/// scheme picks the backend.
 pub async fn connect(url: &str) -> anyhow::Result<Arc<dyn Store>> {
+    connect_with(url, ConnectOptions::default()).await
+}
+
+/// [`connect`] with options.
+pub async fn connect_with(url: &str, options: ConnectOptions) -> anyhow::Result<Arc<dyn Store>> {
     if let Some(path) = sqlite::path_from_url(url) {
         return Ok(Arc::new(sqlite::SqliteStore::open(&path).await?));
     }
+    if postgres::is_postgres_url(url) {
+        return Ok(Arc::new(
+            postgres::PgStore::open(url, options.pool_size).await?,
+        ));
+    }
     anyhow::bail!(
-        "unsupported database URL {:?}: use sqlite://PATH",
+        "unsupported database URL {:?}: use sqlite://PATH or postgres://...",
         redact_url(url)
     )
 }

@@ -6,7 +6,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::json;
 
-use crate::helpers::{Backend, STATUSES, TYPES, call, send, spawn_app};
+use crate::helpers::{STATUSES, TYPES, TestApp, call, send};
 
 fn callbase(database_url: &str, args: &[&str]) -> Command {
     let mut command = Command::new(env!("CARGO_BIN_EXE_callbase"));
@@ -25,9 +25,7 @@ fn stdout(output: &Output) -> String {
     String::from_utf8_lossy(&output.stdout).into_owned()
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn users_and_tokens() {
-    let app = spawn_app(Backend::Sqlite).await;
+async fn users_and_tokens(app: TestApp) {
     let url = app.database_url.clone();
 
     let created = run(
@@ -124,9 +122,7 @@ async fn users_and_tokens() {
     assert!(run(&url, &["migrate"]).status.success());
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn import_command() {
-    let app = spawn_app(Backend::Sqlite).await;
+async fn import_command(app: TestApp) {
     let url = app.database_url.clone();
     let (alice, token) = app.user("alice@example.com").await;
     let dir = tempfile::tempdir().expect("dir");
@@ -206,10 +202,9 @@ async fn import_command() {
 
 /// `serve --demo` from the binary: token printed, the curl works, every
 /// status and type present, SIGTERM stops it cleanly; a second start reuses the data.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn serve_demo_end_to_end() {
-    let dir = tempfile::tempdir().expect("dir");
-    let url = format!("sqlite://{}", dir.path().join("demo.db").display());
+async fn serve_demo_end_to_end(app: TestApp) {
+    // The test server's fresh database, used here by the binary only.
+    let url = app.database_url.clone();
     let client = reqwest::Client::new();
 
     for round in 0..2 {
@@ -307,10 +302,8 @@ async fn serve_demo_end_to_end() {
 }
 
 /// On a database with other users, `--demo` adds nothing and still serves.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn demo_leaves_a_used_database_alone() {
-    let dir = tempfile::tempdir().expect("dir");
-    let url = format!("sqlite://{}", dir.path().join("used.db").display());
+async fn demo_leaves_a_used_database_alone(app: TestApp) {
+    let url = app.database_url.clone();
     assert!(
         run(
             &url,
@@ -355,3 +348,10 @@ async fn demo_leaves_a_used_database_alone() {
         .status();
     let _ = child.wait();
 }
+
+backend_tests!(
+    users_and_tokens,
+    import_command,
+    serve_demo_end_to_end,
+    demo_leaves_a_used_database_alone
+);

@@ -10,7 +10,8 @@ use reqwest::header::HeaderMap;
 use serde_json::{Value, json};
 use tokio::sync::oneshot;
 
-/// Registers `async fn name(app: TestApp)` tests once per storage backend.
+/// Registers `async fn name(app: TestApp)` tests once per storage backend:
+/// `sqlite::name` and `postgres::name`.
 macro_rules! backend_tests {
     ($($name:ident),+ $(,)?) => {
         mod sqlite {
@@ -22,24 +23,169 @@ macro_rules! backend_tests {
                 }
             )+
         }
+        mod postgres {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $name() {
+                    let Some(app) = $crate::helpers::try_spawn_app($crate::helpers::Backend::Postgres).await else {
+                        return;
+                    };
+                    super::$name(app).await;
+                }
+            )+
+        }
     };
 }
 
 /// Which database a test runs on.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Backend {
     Sqlite,
+    Postgres,
+}
+
+/// The PostgreSQL server tests create their databases on.
+pub fn postgres_admin_url() -> String {
+    std::env::var("CALLBASE_TEST_POSTGRES_URL")
+        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".to_owned())
+}
+
+/// The same server URL naming another database.
+pub fn with_database(url: &str, database: &str) -> String {
+    let (base, query) = url
+        .split_once('?')
+        .map_or((url, None), |(b, q)| (b, Some(q)));
+    let (server, _) = base.rsplit_once('/').expect("a postgres:// URL");
+    match query {
+        Some(query) => format!("{server}/{database}?{query}"),
+        None => format!("{server}/{database}"),
+    }
+}
+
+/// Connects to PostgreSQL, or explains why the tests are skipped (and fails
+/// when `CALLBASE_REQUIRE_POSTGRES=1`, as in CI).
+pub async fn postgres_admin() -> Option<tokio_postgres::Client> {
+    use std::sync::atomic::{AtomicBool, Ordering};
+    // Once the server failed to answer, later tests skip without waiting again.
+    static UNREACHABLE: AtomicBool = AtomicBool::new(false);
+    static NOTICE: std::sync::Once = std::sync::Once::new();
+    let required = std::env::var("CALLBASE_REQUIRE_POSTGRES").is_ok_and(|v| v == "1");
+    let url = postgres_admin_url();
+    if UNREACHABLE.load(Ordering::Relaxed) && !required {
+        return None;
+    }
+    let attempt = tokio::time::timeout(
+        std::time::Duration::from_secs(5),
+        tokio_postgres::connect(&url, tokio_postgres::NoTls),
+    )
+    .await;
+    let reason = match attempt {
+        Ok(Ok((client, connection))) => {
+            tokio::spawn(connection);
+            return Some(client);
+        }
+        Ok(Err(err)) => err.to_string(),
+        Err(_) => "no answer within 5 s".to_owned(),
+    };
+    if required {
+        panic!(
+            "PostgreSQL is required (CALLBASE_REQUIRE_POSTGRES=1) but {url} does not answer: {reason}"
+        );
+    }
+    UNREACHABLE.store(true, Ordering::Relaxed);
+    let notice = format!(
+        "SKIPPED: the PostgreSQL variants of the tests pass without running: no server at {url} ({reason}). \
+         Set CALLBASE_TEST_POSTGRES_URL to a server, or CALLBASE_REQUIRE_POSTGRES=1 to make this a failure."
+    );
+    // Straight to stderr, past libtest's capture, so a plain `cargo test` shows it.
+    NOTICE.call_once(|| {
+        use std::io::Write;
+        let _ = writeln!(std::io::stderr(), "\n{notice}\n");
+    });
+    eprintln!("{notice}");
+    None
+}
+
+/// A fresh, empty database for one test; dropped when the guard goes.
+pub struct TestDatabase {
+    pub url: String,
+    name: Option<String>,
+    _dir: Option<tempfile::TempDir>,
+}
+
+impl TestDatabase {
+    pub async fn create(backend: Backend) -> Option<Self> {
+        match backend {
+            Backend::Sqlite => {
+                let dir = tempfile::tempdir().expect("temp dir");
+                let url = format!("sqlite://{}", dir.path().join("test.db").display());
+                Some(Self {
+                    url,
+                    name: None,
+                    _dir: Some(dir),
+                })
+            }
+            Backend::Postgres => {
+                let admin = postgres_admin().await?;
+                let name = format!("callbase_test_{}_{}", std::process::id(), rand_suffix());
+                admin
+                    .batch_execute(&format!("CREATE DATABASE {name}"))
+                    .await
+                    .expect("create database");
+                Some(Self {
+                    url: with_database(&postgres_admin_url(), &name),
+                    name: Some(name),
+                    _dir: None,
+                })
+            }
+        }
+    }
+}
+
+fn rand_suffix() -> String {
+    use std::sync::atomic::{AtomicU64, Ordering};
+    static NEXT: AtomicU64 = AtomicU64::new(0);
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.subsec_nanos());
+    format!("{}_{nanos}", NEXT.fetch_add(1, Ordering::Relaxed))
+}
+
+impl Drop for TestDatabase {
+    fn drop(&mut self) {
+        let Some(name) = self.name.take() else { return };
+        // Drop needs async; a small runtime on its own thread does it.
+        let _ = std::thread::spawn(move || {
+            let runtime = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .expect("runtime");
+            runtime.block_on(async move {
+                if let Ok((client, connection)) =
+                    tokio_postgres::connect(&postgres_admin_url(), tokio_postgres::NoTls).await
+                {
+                    tokio::spawn(connection);
+                    let _ = client
+                        .batch_execute(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+                        .await;
+                }
+            });
+        })
+        .join();
+    }
 }
 
 /// A running server with its own database.
 pub struct TestApp {
     pub addr: SocketAddr,
     pub store: Arc<dyn Store>,
+    pub backend: Backend,
     pub database_url: String,
     pub client: reqwest::Client,
     shutdown: Option<oneshot::Sender<()>>,
     server: Option<tokio::task::JoinHandle<anyhow::Result<()>>>,
-    _dir: tempfile::TempDir,
+    // Declared last: dropped after the server lets go of it.
+    database: Option<Arc<TestDatabase>>,
 }
 
 /// A status, headers and parsed JSON body.
@@ -65,17 +211,44 @@ impl Answer {
     }
 }
 
+/// A server on a fresh SQLite database (always available).
 pub async fn spawn_app(backend: Backend) -> TestApp {
-    spawn_app_with(backend, |_| {}).await
+    try_spawn_app(backend)
+        .await
+        .expect("the backend is available")
+}
+
+/// A server on a fresh database of the backend, or `None` when PostgreSQL is
+/// not available and not required.
+pub async fn try_spawn_app(backend: Backend) -> Option<TestApp> {
+    try_spawn_app_with(backend, |_| {}).await
 }
 
 /// Starts a server, letting the test adjust its settings first.
 pub async fn spawn_app_with(backend: Backend, adjust: impl FnOnce(&mut Settings)) -> TestApp {
-    let dir = tempfile::tempdir().expect("temp dir");
-    let database_url = match backend {
-        Backend::Sqlite => format!("sqlite://{}", dir.path().join("test.db").display()),
-    };
-    let store = store::connect(&database_url).await.expect("database");
+    try_spawn_app_with(backend, adjust)
+        .await
+        .expect("the backend is available")
+}
+
+pub async fn try_spawn_app_with(
+    backend: Backend,
+    adjust: impl FnOnce(&mut Settings),
+) -> Option<TestApp> {
+    let database = Arc::new(TestDatabase::create(backend).await?);
+    Some(spawn_on(backend, database, adjust).await)
+}
+
+/// Starts one more server on an existing test database (several servers, one database).
+pub async fn spawn_on(
+    backend: Backend,
+    database: Arc<TestDatabase>,
+    adjust: impl FnOnce(&mut Settings),
+) -> TestApp {
+    let options = store::ConnectOptions { pool_size: 4 };
+    let store = store::connect_with(&database.url, options)
+        .await
+        .expect("database");
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
         .await
         .expect("bind");
@@ -89,15 +262,77 @@ pub async fn spawn_app_with(backend: Backend, adjust: impl FnOnce(&mut Settings)
     TestApp {
         addr,
         store,
-        database_url,
+        backend,
+        database_url: database.url.clone(),
         client: reqwest::Client::new(),
         shutdown: Some(tx),
         server: Some(server),
-        _dir: dir,
+        database: Some(database),
     }
 }
 
+/// Holds the database locked against writers (and, on PostgreSQL, readers of
+/// the locked tables) until dropped.
+#[allow(dead_code)] // the connections are held for their locks, never read
+pub enum DatabaseLock {
+    Sqlite(rusqlite::Connection),
+    Postgres(tokio_postgres::Client),
+}
+
 impl TestApp {
+    /// The database, to start another server on it.
+    pub fn database(&self) -> Arc<TestDatabase> {
+        self.database.clone().expect("database")
+    }
+
+    /// Takes the write lock from another connection: writes (and on
+    /// PostgreSQL, reads of the migrations table) wait until the guard drops.
+    pub async fn lock_database(&self) -> DatabaseLock {
+        match self.backend {
+            Backend::Sqlite => {
+                let path = self.database_url.trim_start_matches("sqlite://");
+                let conn = rusqlite::Connection::open(path).expect("open");
+                conn.execute_batch("BEGIN IMMEDIATE; UPDATE schema_migrations SET name = name;")
+                    .expect("lock");
+                DatabaseLock::Sqlite(conn)
+            }
+            Backend::Postgres => {
+                let (client, connection) =
+                    tokio_postgres::connect(&self.database_url, tokio_postgres::NoTls)
+                        .await
+                        .expect("connect");
+                tokio::spawn(connection);
+                client
+                    .batch_execute("BEGIN; LOCK TABLE calls, call_ids, schema_migrations IN ACCESS EXCLUSIVE MODE;")
+                    .await
+                    .expect("lock");
+                DatabaseLock::Postgres(client)
+            }
+        }
+    }
+
+    /// Runs one statement directly against the database, behind the service's back.
+    pub async fn execute_sql(&self, sql: &str) {
+        match self.backend {
+            Backend::Sqlite => {
+                let conn =
+                    rusqlite::Connection::open(self.database_url.trim_start_matches("sqlite://"))
+                        .expect("open");
+                conn.busy_timeout(std::time::Duration::from_secs(5))
+                    .expect("timeout");
+                conn.execute_batch(sql).expect("sql");
+            }
+            Backend::Postgres => {
+                let (client, connection) =
+                    tokio_postgres::connect(&self.database_url, tokio_postgres::NoTls)
+                        .await
+                        .expect("connect");
+                tokio::spawn(connection);
+                client.batch_execute(sql).await.expect("sql");
+            }
+        }
+    }
+
     pub fn url(&self, path: &str) -> String {
         format!("http://{}{path}", self.addr)
     }
@@ -176,6 +411,9 @@ impl Drop for TestApp {
     fn drop(&mut self) {
         if let Some(tx) = self.shutdown.take() {
             let _ = tx.send(());
+        }
+        if let Some(server) = self.server.take() {
+            server.abort();
         }
     }
 }

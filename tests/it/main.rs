@@ -11,6 +11,7 @@ mod get_delete;
 mod import;
 mod list_filters;
 mod model;
+mod multi;
 mod owned;
 mod pagination;
 mod protocol;

@@ -131,7 +131,8 @@ async fn internal_errors_are_opaque(app: TestApp) {
         ],
     )
     .await;
-    corrupt_status(&app, 2).await;
+    app.execute_sql("UPDATE calls SET status = 99 WHERE id = 2")
+        .await;
     for path in ["/api/user/calls", "/api/user/calls/2"] {
         let answer = app.get(path, &token).await;
         assert_eq!(
@@ -143,29 +144,17 @@ async fn internal_errors_are_opaque(app: TestApp) {
     assert_eq!(app.get("/api/user/calls/1", &token).await.status, 200);
 }
 
-backend_tests!(
-    unknown_routes_and_methods,
-    head_request_ids_and_json_everywhere,
-    long_uris_are_refused,
-    health_answers_without_auth,
-    trailing_slashes_are_ignored,
-    internal_errors_are_opaque,
-);
-
-/// When the database does not answer (here: another process holds the SQLite
-/// file's write lock), health says 503, and recovers after.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn health_is_503_when_the_database_does_not_answer() {
-    let app = crate::helpers::spawn_app(crate::helpers::Backend::Sqlite).await;
-    let path = app.database_url.trim_start_matches("sqlite://").to_owned();
-    let locker = rusqlite_lock(&path);
+/// When the database does not answer (another connection holds its locks),
+/// health says 503, and recovers after.
+async fn health_is_503_when_the_database_does_not_answer(app: TestApp) {
+    let lock = app.lock_database().await;
     let answer = app.request(Method::GET, "/health", None).await;
     assert_eq!(
         (answer.status.as_u16(), &answer.body),
         (503, &json!({"status": "unavailable"}))
     );
-    drop(locker);
-    // The blocked probe may still hold a reader for the rest of its busy wait;
+    drop(lock);
+    // A probe blocked behind the lock may hold a connection a little longer:
     // poll with a deadline until health is back.
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(15);
     loop {
@@ -182,24 +171,13 @@ async fn health_is_503_when_the_database_does_not_answer() {
     }
 }
 
-/// Takes the database's write lock from another connection and holds it.
-fn rusqlite_lock(path: &str) -> rusqlite::Connection {
-    let conn = rusqlite::Connection::open(path).expect("open");
-    conn.execute_batch("BEGIN IMMEDIATE; UPDATE schema_migrations SET name = name;")
-        .expect("lock");
-    conn
-}
-
-/// Shutdown waits for requests in flight: a delete blocked on a locked database
-/// still gets its answer after shutdown was asked for, and then the server stops.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn graceful_shutdown_finishes_requests_in_flight() {
-    let app = crate::helpers::spawn_app(crate::helpers::Backend::Sqlite).await;
+/// Shutdown waits for requests in flight: a delete blocked on a locked
+/// database still gets its answer after shutdown was asked for.
+async fn graceful_shutdown_finishes_requests_in_flight(app: TestApp) {
     let (alice, token) = app.user("alice@example.com").await;
     app.import(&alice, &[crate::helpers::call(1, json!({}))])
         .await;
-    let path = app.database_url.trim_start_matches("sqlite://").to_owned();
-    let locker = rusqlite_lock(&path);
+    let lock = app.lock_database().await;
     let request = app
         .client
         .delete(app.url("/api/user/calls/1"))
@@ -214,7 +192,7 @@ async fn graceful_shutdown_finishes_requests_in_flight() {
     let stopping = tokio::spawn(app.stop());
     tokio::time::sleep(std::time::Duration::from_millis(200)).await;
     assert!(!stopping.is_finished(), "shutdown waits for the request");
-    drop(locker);
+    drop(lock);
     let answer = in_flight.await.expect("request task");
     assert_eq!(
         (answer.status.as_u16(), answer.body),
@@ -226,34 +204,46 @@ async fn graceful_shutdown_finishes_requests_in_flight() {
         .expect("clean stop");
 }
 
-/// Writes an impossible status code into a call, behind the service's back.
-async fn corrupt_status(app: &TestApp, id: i64) {
-    let path = app.database_url.trim_start_matches("sqlite://").to_owned();
-    let conn = rusqlite::Connection::open(path).expect("open");
-    conn.busy_timeout(std::time::Duration::from_secs(5))
-        .expect("timeout");
-    conn.execute("UPDATE calls SET status = 99 WHERE id = ?1", [id])
-        .expect("corrupt");
-}
+backend_tests!(
+    health_is_503_when_the_database_does_not_answer,
+    graceful_shutdown_finishes_requests_in_flight,
+    unknown_routes_and_methods,
+    head_request_ids_and_json_everywhere,
+    long_uris_are_refused,
+    health_answers_without_auth,
+    trailing_slashes_are_ignored,
+    internal_errors_are_opaque,
+);
 
 /// A request that outlives `--request-timeout` is answered 503 in JSON.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn slow_requests_time_out_with_503() {
-    let app = crate::helpers::spawn_app_with(crate::helpers::Backend::Sqlite, |s| {
+async fn slow_requests_time_out_with_503(backend: crate::helpers::Backend) {
+    let Some(app) = crate::helpers::try_spawn_app_with(backend, |s| {
         s.limits.request_timeout = std::time::Duration::from_millis(500);
     })
-    .await;
+    .await
+    else {
+        return;
+    };
     let (alice, token) = app.user("alice@example.com").await;
     app.import(&alice, &[crate::helpers::call(1, json!({}))])
         .await;
-    let path = app.database_url.trim_start_matches("sqlite://").to_owned();
-    let locker = rusqlite_lock(&path);
+    let lock = app.lock_database().await;
     let answer = app.delete("/api/user/calls/1", &token).await;
     assert_eq!(
         (answer.status.as_u16(), &answer.body),
         (503, &json!({"message": "Service Unavailable"}))
     );
-    drop(locker);
+    drop(lock);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn slow_requests_time_out_with_503_sqlite() {
+    slow_requests_time_out_with_503(crate::helpers::Backend::Sqlite).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn slow_requests_time_out_with_503_postgres() {
+    slow_requests_time_out_with_503(crate::helpers::Backend::Postgres).await;
 }
 
 /// A client that never finishes its headers is cut off (slow-loris guard),

@@ -1,0 +1,53 @@
+//! Embedded, append-only schema migrations for PostgreSQL, tracked in
+//! `schema_migrations` and serialised by an advisory lock so that N processes
+//! starting at once apply each migration exactly once.
+
+use anyhow::{Context, bail};
+use tokio_postgres::Client;
+
+/// (version, name, SQL). Append only.
+const MIGRATIONS: &[(i64, &str, &str)] = &[(1, "init", include_str!("migrations/0001_init.sql"))];
+
+/// Arbitrary constant: the advisory lock all callbase processes agree on.
+const MIGRATION_LOCK: i64 = 0x6361_6c6c_6261_7365; // "callbase"
+
+pub async fn run(client: &mut Client) -> anyhow::Result<()> {
+    let tx = client.transaction().await?;
+    tx.execute("SELECT pg_advisory_xact_lock($1)", &[&MIGRATION_LOCK])
+        .await?;
+    tx.batch_execute(
+        "CREATE TABLE IF NOT EXISTS schema_migrations (
+            version BIGINT PRIMARY KEY, name TEXT NOT NULL, applied_at BIGINT NOT NULL)",
+    )
+    .await?;
+    let current: i64 = tx
+        .query_one(
+            "SELECT coalesce(max(version), 0) FROM schema_migrations",
+            &[],
+        )
+        .await?
+        .get(0);
+    let newest = MIGRATIONS.last().map_or(0, |m| m.0);
+    if current > newest {
+        bail!(
+            "the database schema (version {current}) is newer than this callbase (version {newest}): upgrade callbase"
+        );
+    }
+    for (version, name, sql) in MIGRATIONS.iter().filter(|m| m.0 > current) {
+        tx.batch_execute(sql)
+            .await
+            .with_context(|| format!("migration {version} ({name})"))?;
+        tx.execute(
+            "INSERT INTO schema_migrations (version, name, applied_at) VALUES ($1, $2, $3)",
+            &[version, name, &crate::domain::timefmt::now_unix()],
+        )
+        .await?;
+        tracing::info!(
+            migration.version = version,
+            migration.name = name,
+            "applied migration"
+        );
+    }
+    tx.commit().await?;
+    Ok(())
+}

@@ -1,6 +1,7 @@
 //! Call-record queries for PostgreSQL.
 
 use std::collections::{HashMap, HashSet};
+use std::sync::LazyLock;
 
 use deadpool_postgres::{Client, GenericClient, Transaction};
 use tokio_postgres::types::ToSql;
@@ -329,41 +330,20 @@ async fn import_unique(
     let (new, existing): (Vec<&NewCall>, Vec<&NewCall>) =
         writable.into_iter().partition(|c| claimed.contains(&c.id));
     if !new.is_empty() {
-        let columns: Vec<&str> = WRITE_COLUMNS.iter().map(|(c, _)| *c).collect();
-        let sql = format!(
-            "INSERT INTO calls (user_id, id, {}) SELECT $1, * FROM unnest({})",
-            columns.join(", "),
-            unnest_params(2)
-        );
         let arrays = Arrays::of(&new, names);
         let mut args: Vec<&(dyn ToSql + Sync)> = vec![&user_id];
         args.extend(arrays.refs());
-        tx.execute(&sql, &args).await?;
+        let insert = tx.prepare_cached(&INSERT_SQL).await?;
+        tx.execute(&insert, &args).await?;
     }
     let mut updated = HashSet::new();
     if !existing.is_empty() {
-        let sets: Vec<String> = WRITE_COLUMNS
-            .iter()
-            .map(|(c, _)| format!("{c} = v.{c}"))
-            .collect();
-        let diffs: Vec<String> = WRITE_COLUMNS
-            .iter()
-            .map(|(c, _)| format!("c.{c} IS DISTINCT FROM v.{c}"))
-            .collect();
-        let columns: Vec<&str> = WRITE_COLUMNS.iter().map(|(c, _)| *c).collect();
-        let sql = format!(
-            "UPDATE calls AS c SET {} FROM unnest({}) AS v(id, {})
-             WHERE c.user_id = $1 AND c.id = v.id AND ({}) RETURNING c.id",
-            sets.join(", "),
-            unnest_params(2),
-            columns.join(", "),
-            diffs.join(" OR ")
-        );
         let arrays = Arrays::of(&existing, names);
         let mut args: Vec<&(dyn ToSql + Sync)> = vec![&user_id];
         args.extend(arrays.refs());
+        let update = tx.prepare_cached(&UPDATE_SQL).await?;
         updated = tx
-            .query(&sql, &args)
+            .query(&update, &args)
             .await?
             .iter()
             .map(|row| row.get::<_, i64>(0))
@@ -385,6 +365,45 @@ async fn import_unique(
         })
         .collect())
 }
+
+fn column_list() -> String {
+    WRITE_COLUMNS
+        .iter()
+        .map(|(c, _)| *c)
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// New calls, all columns from arrays (`$1` is the user).
+static INSERT_SQL: LazyLock<String> = LazyLock::new(|| {
+    format!(
+        "INSERT INTO calls (user_id, id, {}) SELECT $1, * FROM unnest({})",
+        column_list(),
+        unnest_params(2)
+    )
+});
+
+/// Existing calls, rewritten only where something differs, so that re-importing
+/// reports "unchanged". `c.id = ANY($2)` lets the planner probe the primary key
+/// for just these ids instead of reading the user's whole partition.
+static UPDATE_SQL: LazyLock<String> = LazyLock::new(|| {
+    let sets: Vec<String> = WRITE_COLUMNS
+        .iter()
+        .map(|(c, _)| format!("{c} = v.{c}"))
+        .collect();
+    let diffs: Vec<String> = WRITE_COLUMNS
+        .iter()
+        .map(|(c, _)| format!("c.{c} IS DISTINCT FROM v.{c}"))
+        .collect();
+    format!(
+        "UPDATE calls AS c SET {} FROM unnest({}) AS v(id, {})
+         WHERE c.user_id = $1 AND c.id = ANY($2) AND c.id = v.id AND ({}) RETURNING c.id",
+        sets.join(", "),
+        unnest_params(2),
+        column_list(),
+        diffs.join(" OR ")
+    )
+});
 
 /// `$n::bigint[], $n+1::bigint[], ...`: the id array, then one per written column.
 fn unnest_params(first: usize) -> String {

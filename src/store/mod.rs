@@ -1,6 +1,7 @@
 //! Storage: one narrow trait, one implementation per database, picked from the
 //! URL scheme at start-up.
 
+pub mod counts;
 pub mod postgres;
 pub mod sqlite;
 

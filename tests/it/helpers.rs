@@ -333,6 +333,37 @@ impl TestApp {
         }
     }
 
+    /// Runs a query returning integers in its first column, behind the
+    /// service's back: the plain answers that rollups are checked against.
+    pub async fn query_ints(&self, sql: &str) -> Vec<i64> {
+        match self.backend {
+            Backend::Sqlite => {
+                let conn =
+                    rusqlite::Connection::open(self.database_url.trim_start_matches("sqlite://"))
+                        .expect("open");
+                let mut stmt = conn.prepare(sql).expect("prepare");
+                stmt.query_map([], |r| r.get(0))
+                    .expect("query")
+                    .collect::<Result<_, _>>()
+                    .expect("rows")
+            }
+            Backend::Postgres => {
+                let (client, connection) =
+                    tokio_postgres::connect(&self.database_url, tokio_postgres::NoTls)
+                        .await
+                        .expect("connect");
+                tokio::spawn(connection);
+                client
+                    .query(sql, &[])
+                    .await
+                    .expect("query")
+                    .iter()
+                    .map(|r| r.get::<_, i64>(0))
+                    .collect()
+            }
+        }
+    }
+
     pub fn url(&self, path: &str) -> String {
         format!("http://{}{path}", self.addr)
     }

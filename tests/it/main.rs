@@ -7,6 +7,7 @@ mod helpers;
 
 mod auth;
 mod cli;
+mod counts;
 mod get_delete;
 mod import;
 mod list_filters;

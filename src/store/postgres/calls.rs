@@ -11,6 +11,7 @@ use crate::domain::timefmt::now_unix;
 use crate::domain::{
     AnsweredBy, CallFilter, CallRecord, CallStatus, CallType, JsonText, Money, NewCall, phone,
 };
+use crate::store::counts::{self, Conditions, CountDeltas, Placeholder, RollupKey, SqlValue};
 use crate::store::{ImportOutcome, Page, StoreResult};
 
 /// The Call object's columns in the contract's order, joined with the
@@ -85,40 +86,6 @@ fn call_from_row(row: &Row) -> StoreResult<CallRecord> {
     })
 }
 
-type Param = Box<dyn ToSql + Sync + Send>;
-
-/// `WHERE` conditions on `calls` (unaliased) and their parameters, `$1` first.
-fn filter_sql(user_id: i64, filter: &CallFilter) -> (String, Vec<Param>) {
-    let mut sql = String::from("user_id = $1");
-    let mut args: Vec<Param> = vec![Box::new(user_id)];
-    let mut push = |column: &str, op: &str, value: Param| {
-        args.push(value);
-        sql.push_str(&format!(" AND {column} {op} ${}", args.len()));
-    };
-    if let Some(status) = filter.status {
-        push("status", "=", Box::new(small(status.code())));
-    }
-    if let Some(call_type) = filter.call_type {
-        push("type", "=", Box::new(small(call_type.code())));
-    }
-    if let Some(phone) = &filter.phone_number {
-        push("client_phone_key", "=", Box::new(phone.clone()));
-    }
-    if let Some(id) = filter.assistant_id {
-        push("assistant_id", "=", Box::new(id));
-    }
-    if let Some(id) = filter.campaign_id {
-        push("campaign_id", "=", Box::new(id));
-    }
-    if let Some(from) = filter.created_from {
-        push("created_at", ">=", Box::new(from));
-    }
-    if let Some(to) = filter.created_to {
-        push("created_at", "<=", Box::new(to));
-    }
-    (sql, args)
-}
-
 /// Enum codes are 1..=10: they always fit.
 fn small(code: i64) -> i16 {
     i16::try_from(code).unwrap_or(i16::MAX)
@@ -128,7 +95,20 @@ fn to_i64(n: u64) -> i64 {
     i64::try_from(n).unwrap_or(i64::MAX)
 }
 
-fn refs(args: &[Param]) -> Vec<&(dyn ToSql + Sync)> {
+/// Generated conditions' values, typed as their `::bigint` / `::text` casts say.
+fn bind(values: &[SqlValue]) -> Vec<Box<dyn ToSql + Sync + Send>> {
+    values
+        .iter()
+        .map(|v| -> Box<dyn ToSql + Sync + Send> {
+            match v {
+                SqlValue::Int(n) => Box::new(*n),
+                SqlValue::Text(t) => Box::new(t.clone()),
+            }
+        })
+        .collect()
+}
+
+fn refs(args: &[Box<dyn ToSql + Sync + Send>]) -> Vec<&(dyn ToSql + Sync)> {
     args.iter()
         .map(|a| a.as_ref() as &(dyn ToSql + Sync))
         .collect()
@@ -141,6 +121,12 @@ pub async fn list(
     limit: u64,
     offset: u64,
 ) -> StoreResult<Page<CallRecord>> {
+    if counts::matches_nothing(filter) {
+        return Ok(Page {
+            total: 0,
+            rows: Vec::new(),
+        });
+    }
     // The total and the rows come from one snapshot.
     let tx = client
         .build_transaction()
@@ -148,33 +134,72 @@ pub async fn list(
         .read_only(true)
         .start()
         .await?;
-    let (condition, mut args) = filter_sql(user_id, filter);
-    let count = tx
-        .prepare_cached(&format!("SELECT count(*) FROM calls WHERE {condition}"))
-        .await?;
-    let total: i64 = tx.query_one(&count, &refs(&args)).await?.get(0);
-    let total = total.unsigned_abs();
-    if offset >= total {
+    let style = Placeholder::Dollar;
+    // A deep page starts on the day it falls on (see the SQLite backend).
+    let per_day = (offset >= counts::DEEP_OFFSET)
+        .then(|| counts::per_day_query(user_id, filter, style))
+        .flatten();
+    let (total, start) = match per_day {
+        Some(query) => {
+            let stmt = tx.prepare_cached(&query.sql).await?;
+            let days: Vec<(i64, u64)> = tx
+                .query(&stmt, &refs(&bind(&query.values)))
+                .await?
+                .iter()
+                .map(|r| (r.get::<_, i64>(0), r.get::<_, i64>(1).unsigned_abs()))
+                .collect();
+            (
+                days.iter().map(|(_, n)| n).sum(),
+                counts::locate(&days, offset),
+            )
+        }
+        None => {
+            let query = counts::total_query(user_id, filter, style);
+            let stmt = tx.prepare_cached(&query.sql).await?;
+            let total: i64 = tx
+                .query_one(&stmt, &refs(&bind(&query.values)))
+                .await?
+                .get(0);
+            (
+                total.unsigned_abs(),
+                Some(counts::PageStart {
+                    day: i64::MAX,
+                    offset,
+                }),
+            )
+        }
+    };
+    let Some(start) = start.filter(|_| offset < total) else {
         tx.commit().await?;
         return Ok(Page {
             total,
             rows: Vec::new(),
         });
+    };
+
+    let conditions = Conditions::for_calls(user_id, filter);
+    let mut values: Vec<SqlValue> = conditions.values().cloned().collect();
+    let mut page_sql = format!("SELECT id FROM calls WHERE {}", conditions.render(style, 1));
+    if start.day != i64::MAX {
+        values.push(SqlValue::Int(start.day * counts::DAY + counts::DAY - 1));
+        page_sql.push_str(&format!(" AND created_at <= ${}::bigint", values.len()));
     }
-    args.push(Box::new(to_i64(limit)));
-    args.push(Box::new(to_i64(offset)));
-    let (limit_at, offset_at) = (args.len() - 1, args.len());
+    values.push(SqlValue::Int(to_i64(limit)));
+    values.push(SqlValue::Int(to_i64(start.offset)));
+    page_sql.push_str(&format!(
+        " ORDER BY created_at DESC, id DESC LIMIT ${}::bigint OFFSET ${}::bigint",
+        values.len() - 1,
+        values.len()
+    ));
     // The page's ids come from an index first; only those rows are read.
     let sql = format!(
-        "WITH page AS (
-             SELECT id FROM calls WHERE {condition}
-             ORDER BY created_at DESC, id DESC LIMIT ${limit_at} OFFSET ${offset_at})
+        "WITH page AS ({page_sql})
          {CALL_SELECT} JOIN page ON page.id = c.id
-         WHERE c.user_id = $1
+         WHERE c.user_id = $1::bigint
          ORDER BY c.created_at DESC, c.id DESC"
     );
     let stmt = tx.prepare_cached(&sql).await?;
-    let rows = tx.query(&stmt, &refs(&args)).await?;
+    let rows = tx.query(&stmt, &refs(&bind(&values))).await?;
     tx.commit().await?;
     let rows = rows
         .iter()
@@ -234,6 +259,7 @@ pub async fn import(
     let tx = client.transaction().await?;
     let now = now_unix();
     let mut names = Names::default();
+    let mut deltas = CountDeltas::default();
     let mut outcomes = Vec::with_capacity(batch.len());
     // An id repeated within a batch is handled like a second file: split there.
     let mut start = 0;
@@ -243,7 +269,8 @@ pub async fn import(
             .iter()
             .position(|c| !seen.insert(c.id))
             .map_or(batch.len(), |n| start + n);
-        outcomes.extend(import_unique(&tx, user_id, &batch[start..end], &mut names, now).await?);
+        let part = &batch[start..end];
+        outcomes.extend(import_unique(&tx, user_id, part, &mut names, &mut deltas, now).await?);
         start = end;
     }
     if let Some(max_id) = batch.iter().map(|c| c.id).max() {
@@ -260,8 +287,113 @@ pub async fn import(
         )
         .await?;
     }
+    apply_deltas(&tx, user_id, deltas).await?;
     tx.commit().await?;
     Ok(outcomes)
+}
+
+/// Deletes a call of the user (and its id's ownership), keeping the rollups
+/// exact; false when there is none.
+pub async fn delete(client: &mut Client, user_id: i64, call_id: i64) -> StoreResult<bool> {
+    let tx = client.transaction().await?;
+    let removed = tx
+        .query_opt(
+            "DELETE FROM calls WHERE user_id = $1 AND id = $2
+             RETURNING created_at, status, type, assistant_id, campaign_id",
+            &[&user_id, &call_id],
+        )
+        .await?;
+    let Some(row) = removed else {
+        tx.commit().await?;
+        return Ok(false);
+    };
+    tx.execute(
+        "DELETE FROM call_ids WHERE id = $1 AND user_id = $2",
+        &[&call_id, &user_id],
+    )
+    .await?;
+    let mut deltas = CountDeltas::default();
+    deltas.add(key_of(&row)?, -1);
+    apply_deltas(&tx, user_id, deltas).await?;
+    tx.commit().await?;
+    Ok(true)
+}
+
+/// The rollup key of a row `(created_at, status, type, assistant_id, campaign_id)`.
+fn key_of(row: &Row) -> StoreResult<RollupKey> {
+    Ok(RollupKey::from_codes(
+        row.try_get(0)?,
+        row.try_get::<_, i16>(1)?.into(),
+        row.try_get::<_, i16>(2)?.into(),
+        row.try_get(3)?,
+        row.try_get(4)?,
+    ))
+}
+
+/// Adds a transaction's count changes to the three rollups, one statement each;
+/// rows come sorted by key, so concurrent writers lock them in the same order.
+async fn apply_deltas(tx: &Transaction<'_>, user_id: i64, deltas: CountDeltas) -> StoreResult<()> {
+    let rollups = deltas.into_rollups();
+    if !rollups.totals.is_empty() {
+        let (mut status, mut kind, mut assistant, mut campaign, mut n) =
+            (vec![], vec![], vec![], vec![], vec![]);
+        for ((s, t, a, c), d) in &rollups.totals {
+            status.push(small(*s));
+            kind.push(small(*t));
+            assistant.push(*a);
+            campaign.push(*c);
+            n.push(*d);
+        }
+        let stmt = tx
+            .prepare_cached(
+                "INSERT INTO call_totals (user_id, status, type, assistant_id, campaign_id, n)
+                 SELECT $1, * FROM unnest($2::smallint[], $3::smallint[], $4::bigint[], $5::bigint[], $6::bigint[])
+                 ON CONFLICT (user_id, status, type, assistant_id, campaign_id)
+                 DO UPDATE SET n = call_totals.n + excluded.n",
+            )
+            .await?;
+        tx.execute(
+            &stmt,
+            &[&user_id, &status, &kind, &assistant, &campaign, &n],
+        )
+        .await?;
+    }
+    if !rollups.counts.is_empty() {
+        let (mut day, mut status, mut kind, mut assistant, mut campaign, mut n) =
+            (vec![], vec![], vec![], vec![], vec![], vec![]);
+        for (key, d) in &rollups.counts {
+            day.push(key.day);
+            status.push(small(key.status));
+            kind.push(small(key.call_type));
+            assistant.push(key.assistant_id);
+            campaign.push(key.campaign_id);
+            n.push(*d);
+        }
+        let stmt = tx
+            .prepare_cached(
+                "INSERT INTO call_counts (user_id, day, status, type, assistant_id, campaign_id, n)
+                 SELECT $1, * FROM unnest($2::bigint[], $3::smallint[], $4::smallint[], $5::bigint[], $6::bigint[], $7::bigint[])
+                 ON CONFLICT (user_id, day, status, type, assistant_id, campaign_id)
+                 DO UPDATE SET n = call_counts.n + excluded.n",
+            )
+            .await?;
+        tx.execute(
+            &stmt,
+            &[&user_id, &day, &status, &kind, &assistant, &campaign, &n],
+        )
+        .await?;
+    }
+    if !rollups.days.is_empty() {
+        let (day, n): (Vec<i64>, Vec<i64>) = rollups.days.iter().copied().unzip();
+        let stmt = tx
+            .prepare_cached(
+                "INSERT INTO call_days (user_id, day, n) SELECT $1, * FROM unnest($2::bigint[], $3::bigint[])
+                 ON CONFLICT (user_id, day) DO UPDATE SET n = call_days.n + excluded.n",
+            )
+            .await?;
+        tx.execute(&stmt, &[&user_id, &day, &n]).await?;
+    }
+    Ok(())
 }
 
 /// Assistant and campaign ids already resolved in this import call.
@@ -276,6 +408,7 @@ async fn import_unique(
     user_id: i64,
     calls: &[NewCall],
     names: &mut Names,
+    deltas: &mut CountDeltas,
     now: i64,
 ) -> StoreResult<Vec<ImportOutcome>> {
     let ids: Vec<i64> = calls.iter().map(|c| c.id).collect();
@@ -336,8 +469,40 @@ async fn import_unique(
         let insert = tx.prepare_cached(&INSERT_SQL).await?;
         tx.execute(&insert, &args).await?;
     }
+    let key = |c: &NewCall| {
+        let id_of = |map: &HashMap<String, i64>, name: &Option<String>| {
+            name.as_ref().and_then(|n| map.get(n).copied())
+        };
+        let assistant = id_of(&names.assistants, &c.assistant_name);
+        let campaign = id_of(&names.campaigns, &c.campaign_name);
+        RollupKey::new(c.created_at, c.status, c.call_type, assistant, campaign)
+    };
+    for c in &new {
+        deltas.add(key(c), 1);
+    }
     let mut updated = HashSet::new();
     if !existing.is_empty() {
+        // Where the calls sit in the rollups before the update.
+        let ids: Vec<i64> = existing.iter().map(|c| c.id).collect();
+        let old: HashMap<i64, RollupKey> = tx
+            .query(
+                "SELECT id, created_at, status, type, assistant_id, campaign_id FROM calls
+                 WHERE user_id = $1 AND id = ANY($2)",
+                &[&user_id, &ids],
+            )
+            .await?
+            .iter()
+            .map(|row| {
+                let key = RollupKey::from_codes(
+                    row.try_get(1)?,
+                    row.try_get::<_, i16>(2)?.into(),
+                    row.try_get::<_, i16>(3)?.into(),
+                    row.try_get(4)?,
+                    row.try_get(5)?,
+                );
+                Ok((row.try_get(0)?, key))
+            })
+            .collect::<StoreResult<_>>()?;
         let arrays = Arrays::of(&existing, names);
         let mut args: Vec<&(dyn ToSql + Sync)> = vec![&user_id];
         args.extend(arrays.refs());
@@ -348,6 +513,11 @@ async fn import_unique(
             .iter()
             .map(|row| row.get::<_, i64>(0))
             .collect();
+        for c in existing.iter().filter(|c| updated.contains(&c.id)) {
+            if let Some(old) = old.get(&c.id) {
+                deltas.moved(*old, key(c));
+            }
+        }
     }
 
     Ok(calls

@@ -6,7 +6,10 @@ use anyhow::{Context, bail};
 use tokio_postgres::Client;
 
 /// (version, name, SQL). Append only.
-const MIGRATIONS: &[(i64, &str, &str)] = &[(1, "init", include_str!("migrations/0001_init.sql"))];
+const MIGRATIONS: &[(i64, &str, &str)] = &[
+    (1, "init", include_str!("migrations/0001_init.sql")),
+    (2, "rollups", include_str!("migrations/0002_rollups.sql")),
+];
 
 /// Arbitrary constant: the advisory lock all callbase processes agree on.
 const MIGRATION_LOCK: i64 = 0x6361_6c6c_6261_7365; // "callbase"

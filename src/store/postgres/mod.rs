@@ -262,22 +262,7 @@ impl Store for PgStore {
 
     async fn delete_call(&self, user_id: i64, call_id: i64) -> StoreResult<bool> {
         let mut client = self.pool.get().await?;
-        let tx = client.transaction().await?;
-        let deleted = tx
-            .execute(
-                "DELETE FROM calls WHERE user_id = $1 AND id = $2",
-                &[&user_id, &call_id],
-            )
-            .await?;
-        if deleted > 0 {
-            tx.execute(
-                "DELETE FROM call_ids WHERE id = $1 AND user_id = $2",
-                &[&call_id, &user_id],
-            )
-            .await?;
-        }
-        tx.commit().await?;
-        Ok(deleted > 0)
+        calls::delete(&mut client, user_id, call_id).await
     }
 
     async fn import_calls(

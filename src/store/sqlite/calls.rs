@@ -10,6 +10,7 @@ use crate::domain::timefmt::now_unix;
 use crate::domain::{
     AnsweredBy, CallFilter, CallRecord, CallStatus, CallType, JsonText, Money, NewCall, phone,
 };
+use crate::store::counts::{self, Conditions, CountDeltas, Placeholder, RollupKey, SqlValue};
 use crate::store::{ImportOutcome, Page, StoreResult};
 
 /// The Call object's columns, in the contract's field order, for `SELECT`s
@@ -118,41 +119,15 @@ fn call_from_row(row: &Row<'_>) -> rusqlite::Result<CallRecord> {
     })
 }
 
-/// `WHERE` clause (on table alias-free `calls`) and its parameters.
-fn filter_sql(user_id: i64, filter: &CallFilter) -> (String, Vec<Value>) {
-    let mut sql = String::from("user_id = ?");
-    let mut args = vec![Value::Integer(user_id)];
-    let mut push = |condition: &str, value: Value| {
-        sql.push_str(" AND ");
-        sql.push_str(condition);
-        args.push(value);
-    };
-    if let Some(status) = filter.status {
-        push("status = ?", Value::Integer(status.code()));
-    }
-    if let Some(call_type) = filter.call_type {
-        push("type = ?", Value::Integer(call_type.code()));
-    }
-    if let Some(phone) = &filter.phone_number {
-        push("client_phone_key = ?", Value::Text(phone.clone()));
-    }
-    if let Some(id) = filter.assistant_id {
-        push("assistant_id = ?", Value::Integer(id));
-    }
-    if let Some(id) = filter.campaign_id {
-        push("campaign_id = ?", Value::Integer(id));
-    }
-    if let Some(from) = filter.created_from {
-        push("created_at >= ?", Value::Integer(from));
-    }
-    if let Some(to) = filter.created_to {
-        push("created_at <= ?", Value::Integer(to));
-    }
-    (sql, args)
-}
-
 fn to_i64(n: u64) -> i64 {
     i64::try_from(n).unwrap_or(i64::MAX)
+}
+
+fn bind(value: &SqlValue) -> Value {
+    match value {
+        SqlValue::Int(n) => Value::Integer(*n),
+        SqlValue::Text(t) => Value::Text(t.clone()),
+    }
 }
 
 pub fn list(
@@ -162,6 +137,12 @@ pub fn list(
     limit: u64,
     offset: u64,
 ) -> StoreResult<Page<CallRecord>> {
+    if counts::matches_nothing(filter) {
+        return Ok(Page {
+            total: 0,
+            rows: Vec::new(),
+        });
+    }
     // One read transaction: the total and the rows come from the same
     // snapshot even while an import commits in between.
     let snapshot = conn.unchecked_transaction()?;
@@ -177,30 +158,70 @@ fn list_in(
     limit: u64,
     offset: u64,
 ) -> StoreResult<Page<CallRecord>> {
-    let (condition, args) = filter_sql(user_id, filter);
-    let total: i64 = conn
-        .prepare_cached(&format!("SELECT count(*) FROM calls WHERE {condition}"))?
-        .query_row(params_from_iter(args.iter()), |r| r.get(0))?;
-    let total = total.unsigned_abs();
-    if offset >= total {
+    let style = Placeholder::Question;
+    // A deep page starts on the day it falls on (from the per-day rollup), so
+    // the skip stays within one day's rows whatever the page number.
+    let per_day = (offset >= counts::DEEP_OFFSET)
+        .then(|| counts::per_day_query(user_id, filter, style))
+        .flatten();
+    let (total, start) = match per_day {
+        Some(query) => {
+            let mut stmt = conn.prepare_cached(&query.sql)?;
+            let days: Vec<(i64, u64)> = stmt
+                .query_map(params_from_iter(query.values.iter().map(bind)), |r| {
+                    Ok((r.get::<_, i64>(0)?, r.get::<_, i64>(1)?.unsigned_abs()))
+                })?
+                .collect::<rusqlite::Result<_>>()?;
+            (
+                days.iter().map(|(_, n)| n).sum(),
+                counts::locate(&days, offset),
+            )
+        }
+        None => {
+            let query = counts::total_query(user_id, filter, style);
+            let total: i64 = conn
+                .prepare_cached(&query.sql)?
+                .query_row(params_from_iter(query.values.iter().map(bind)), |r| {
+                    r.get(0)
+                })?;
+            (
+                total.unsigned_abs(),
+                Some(counts::PageStart {
+                    day: i64::MAX,
+                    offset,
+                }),
+            )
+        }
+    };
+    let Some(start) = start.filter(|_| offset < total) else {
         return Ok(Page {
             total,
             rows: Vec::new(),
         });
+    };
+
+    let conditions = Conditions::for_calls(user_id, filter);
+    let mut args: Vec<Value> = conditions.values().map(bind).collect();
+    let mut sql = format!(
+        "{CALL_SELECT} WHERE c.id IN (SELECT id FROM calls WHERE {}",
+        conditions.render(style, 1)
+    );
+    if start.day != i64::MAX {
+        args.push(Value::Integer(start.day * counts::DAY + counts::DAY - 1));
+        sql.push_str(&format!(" AND created_at <= ?{}", args.len()));
     }
     // Pick the page's ids from an index first, then fetch only those rows: the
-    // skip over earlier pages touches index entries, never call bodies.
-    let sql = format!(
-        "{CALL_SELECT} WHERE c.id IN (SELECT id FROM calls WHERE {condition}
-            ORDER BY created_at DESC, id DESC LIMIT ? OFFSET ?)
-         ORDER BY c.created_at DESC, c.id DESC"
-    );
-    let mut all_args = args;
-    all_args.push(Value::Integer(to_i64(limit)));
-    all_args.push(Value::Integer(to_i64(offset)));
+    // skip touches index entries, never call bodies.
+    args.push(Value::Integer(to_i64(limit)));
+    args.push(Value::Integer(to_i64(start.offset)));
+    sql.push_str(&format!(
+        " ORDER BY created_at DESC, id DESC LIMIT ?{} OFFSET ?{}) ORDER BY c.created_at DESC, c.id DESC",
+        args.len() - 1,
+        args.len()
+    ));
     let mut stmt = conn.prepare_cached(&sql)?;
     let rows = stmt
-        .query_map(params_from_iter(all_args.iter()), call_from_row)?
+        .query_map(params_from_iter(args.iter()), call_from_row)?
         .collect::<rusqlite::Result<_>>()?;
     Ok(Page { total, rows })
 }
@@ -242,13 +263,20 @@ pub fn import(
     // Names already resolved in this batch.
     let (mut assistants, mut campaigns) = (HashMap::new(), HashMap::new());
     let mut outcomes = Vec::with_capacity(batch.len());
+    let mut deltas = CountDeltas::default();
     for call in batch {
-        let owner: Option<i64> = tx
-            .prepare_cached("SELECT user_id FROM calls WHERE id = ?1")?
-            .query_row([call.id], |r| r.get(0))
+        // The owner, and where the call sits in the rollups now.
+        let existing: Option<(i64, RollupKey)> = tx
+            .prepare_cached(
+                "SELECT user_id, created_at, status, type, assistant_id, campaign_id FROM calls WHERE id = ?1",
+            )?
+            .query_row([call.id], |r| {
+                let key = RollupKey::from_codes(r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?, r.get(5)?);
+                Ok((r.get(0)?, key))
+            })
             .optional()?;
         // Another user's id: refused before anything (assistants included) is written.
-        if owner.is_some_and(|owner| owner != user_id) {
+        if existing.is_some_and(|(owner, _)| owner != user_id) {
             outcomes.push(ImportOutcome::ForeignId);
             continue;
         }
@@ -273,23 +301,99 @@ pub fn import(
         let args = [Value::Integer(call.id), Value::Integer(user_id)]
             .into_iter()
             .chain(values);
-        let outcome = if owner.is_none() {
-            tx.prepare_cached(&INSERT_SQL)?
-                .execute(params_from_iter(args))?;
-            ImportOutcome::Inserted
-        } else {
-            match tx
+        let key = RollupKey::new(
+            call.created_at,
+            call.status,
+            call.call_type,
+            assistant_id,
+            campaign_id,
+        );
+        let outcome = match existing {
+            None => {
+                tx.prepare_cached(&INSERT_SQL)?
+                    .execute(params_from_iter(args))?;
+                deltas.add(key, 1);
+                ImportOutcome::Inserted
+            }
+            Some((_, old)) => match tx
                 .prepare_cached(&UPDATE_SQL)?
                 .execute(params_from_iter(args))?
             {
                 0 => ImportOutcome::Unchanged,
-                _ => ImportOutcome::Updated,
-            }
+                _ => {
+                    deltas.moved(old, key);
+                    ImportOutcome::Updated
+                }
+            },
         };
         outcomes.push(outcome);
     }
+    apply_deltas(&tx, user_id, deltas)?;
     tx.commit()?;
     Ok(outcomes)
+}
+
+/// Deletes a call of the user, keeping the rollups exact; false when there is none.
+pub fn delete(conn: &mut Connection, user_id: i64, call_id: i64) -> StoreResult<bool> {
+    let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+    let removed: Option<RollupKey> = tx
+        .prepare_cached(
+            "DELETE FROM calls WHERE id = ?1 AND user_id = ?2
+             RETURNING created_at, status, type, assistant_id, campaign_id",
+        )?
+        .query_row(params![call_id, user_id], |r| {
+            Ok(RollupKey::from_codes(
+                r.get(0)?,
+                r.get(1)?,
+                r.get(2)?,
+                r.get(3)?,
+                r.get(4)?,
+            ))
+        })
+        .optional()?;
+    if let Some(key) = removed {
+        let mut deltas = CountDeltas::default();
+        deltas.add(key, -1);
+        apply_deltas(&tx, user_id, deltas)?;
+    }
+    tx.commit()?;
+    Ok(removed.is_some())
+}
+
+/// Adds a transaction's count changes to the three rollups.
+fn apply_deltas(tx: &Connection, user_id: i64, deltas: CountDeltas) -> rusqlite::Result<()> {
+    let rollups = deltas.into_rollups();
+    let mut totals = tx.prepare_cached(
+        "INSERT INTO call_totals (user_id, status, type, assistant_id, campaign_id, n) VALUES (?1, ?2, ?3, ?4, ?5, ?6)
+         ON CONFLICT DO UPDATE SET n = n + excluded.n",
+    )?;
+    for ((status, call_type, assistant, campaign), delta) in rollups.totals {
+        totals.execute(params![
+            user_id, status, call_type, assistant, campaign, delta
+        ])?;
+    }
+    let mut counts = tx.prepare_cached(
+        "INSERT INTO call_counts (user_id, day, status, type, assistant_id, campaign_id, n)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7) ON CONFLICT DO UPDATE SET n = n + excluded.n",
+    )?;
+    for (key, delta) in rollups.counts {
+        counts.execute(params![
+            user_id,
+            key.day,
+            key.status,
+            key.call_type,
+            key.assistant_id,
+            key.campaign_id,
+            delta
+        ])?;
+    }
+    let mut days = tx.prepare_cached(
+        "INSERT INTO call_days (user_id, day, n) VALUES (?1, ?2, ?3) ON CONFLICT DO UPDATE SET n = n + excluded.n",
+    )?;
+    for (day, delta) in rollups.days {
+        days.execute(params![user_id, day, delta])?;
+    }
+    Ok(())
 }
 
 /// Values for [`WRITE_COLUMNS`], in order.

@@ -6,7 +6,10 @@ use anyhow::{Context, bail};
 use rusqlite::{Connection, TransactionBehavior, params};
 
 /// (version, name, SQL). Append only.
-const MIGRATIONS: &[(i64, &str, &str)] = &[(1, "init", include_str!("migrations/0001_init.sql"))];
+const MIGRATIONS: &[(i64, &str, &str)] = &[
+    (1, "init", include_str!("migrations/0001_init.sql")),
+    (2, "rollups", include_str!("migrations/0002_rollups.sql")),
+];
 
 /// Applies every migration newer than the database, all in one transaction.
 pub fn run(conn: &mut Connection) -> anyhow::Result<()> {

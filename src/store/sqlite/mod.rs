@@ -265,13 +265,7 @@ impl Store for SqliteStore {
 
     async fn delete_call(&self, user_id: i64, call_id: i64) -> StoreResult<bool> {
         self.pool
-            .write(move |conn| {
-                let deleted = conn.execute(
-                    "DELETE FROM calls WHERE id = ?1 AND user_id = ?2",
-                    params![call_id, user_id],
-                )?;
-                Ok(deleted > 0)
-            })
+            .write(move |conn| calls::delete(conn, user_id, call_id))
             .await
     }
 

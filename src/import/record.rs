@@ -154,6 +154,9 @@ fn string(field: &str, value: &RawValue) -> FieldResult<String> {
 fn opt_text(field: &str, value: Option<&RawValue>, max: usize) -> FieldResult<Option<String>> {
     let Some(value) = value else { return Ok(None) };
     let text = string(field, value)?;
+    if text.contains('\0') {
+        return Err(format!("{field}: must not contain NUL characters"));
+    }
     if text.chars().count() > max {
         return Err(format!("{field}: longer than {max} characters"));
     }

@@ -141,10 +141,16 @@ fn has_dimensions(filter: &CallFilter) -> bool {
         || filter.campaign_id.is_some()
 }
 
-/// True when the filter can match nothing whatever the data: ids are positive,
-/// and the rollups store "no assistant/campaign" as 0.
+/// True when the filter can match nothing whatever the data: ids are positive
+/// (the rollups store "no assistant/campaign" as 0), and numbers hold no NUL
+/// (import refuses them; PostgreSQL text cannot hold one).
 pub fn matches_nothing(filter: &CallFilter) -> bool {
-    filter.assistant_id.is_some_and(|id| id <= 0) || filter.campaign_id.is_some_and(|id| id <= 0)
+    filter.assistant_id.is_some_and(|id| id <= 0)
+        || filter.campaign_id.is_some_and(|id| id <= 0)
+        || filter
+            .phone_number
+            .as_deref()
+            .is_some_and(|p| p.contains('\0'))
 }
 
 /// How to count a filter's calls: one statement and its values.

@@ -261,6 +261,7 @@ async fn large_imports_span_batches(app: TestApp) {
 }
 
 backend_tests!(
+    edge_values_behave_alike,
     round_trip_is_lossless,
     imports_are_normalised_where_the_contract_says,
     reimport_changes_nothing_and_updates_are_counted,
@@ -269,3 +270,69 @@ backend_tests!(
     saved_list_pages_import,
     large_imports_span_batches,
 );
+
+/// Edge values that once broke one backend or the other.
+async fn edge_values_behave_alike(app: TestApp) {
+    let (alice, token) = app.user("alice@example.com").await;
+    // The largest id there is, then more imports: nothing is exhausted by it.
+    let (result, _) = import_text(&app, &alice, &format!("{}\n", call(i64::MAX, json!({})))).await;
+    assert_eq!(result, summary(1, 0, 0, 0));
+    let (result, _) = import_text(&app, &alice, &format!("{}\n", call(5, json!({})))).await;
+    assert_eq!(result, summary(1, 0, 0, 0));
+    assert_eq!(
+        app.get(&format!("/api/user/calls/{}", i64::MAX), &token)
+            .await
+            .body["id"],
+        i64::MAX
+    );
+
+    // A NUL in a text field is refused for that line only; as a filter it matches nothing.
+    let text = format!(
+        "{}\n{}\n",
+        call(6, json!({"assistant_name": "x\u{0}y"})),
+        call(7, json!({}))
+    );
+    let (result, rejections) = import_text(&app, &alice, &text).await;
+    assert_eq!(result, summary(1, 0, 0, 1));
+    assert_eq!(
+        rejections,
+        ["line 1: assistant_name: must not contain NUL characters"]
+    );
+    let answer = app.list(&token, "phone_number=%00").await;
+    assert_eq!(
+        (answer.status.as_u16(), answer.body["total"].clone()),
+        (200, json!(0))
+    );
+
+    // Deleted, then imported again: a new record, counted again.
+    assert_eq!(app.delete("/api/user/calls/7", &token).await.status, 200);
+    let (result, _) = import_text(&app, &alice, &format!("{}\n", call(7, json!({})))).await;
+    assert_eq!(result, summary(1, 0, 0, 0));
+    assert_eq!(app.list(&token, "").await.body["total"], 3);
+
+    // Emails are unique ignoring ASCII case only, on every backend.
+    assert!(
+        app.store
+            .create_user("ALICE@example.com", "Dup")
+            .await
+            .is_err()
+    );
+    assert!(
+        app.store
+            .create_user("Élise@example.com", "E1")
+            .await
+            .is_ok()
+    );
+    assert!(
+        app.store
+            .create_user("élise@example.com", "E2")
+            .await
+            .is_ok()
+    );
+    let found = app
+        .store
+        .find_user_by_email("aLiCe@EXAMPLE.com")
+        .await
+        .expect("query");
+    assert_eq!(found.map(|u| u.id), Some(alice.id));
+}

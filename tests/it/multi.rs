@@ -82,4 +82,30 @@ async fn two_servers_share_one_database(a: TestApp) {
     assert_eq!(a.list(&bob_token, "").await.status, 401);
 }
 
-backend_tests!(two_servers_share_one_database);
+/// Imports through two servers at once, over the same ids and new names in
+/// opposite orders: no deadlock surfaces, every call exists once.
+async fn crossing_imports_do_not_deadlock(a: TestApp) {
+    let b = spawn_on(a.backend, a.database(), |_| {}).await;
+    let (alice, token) = a.user("alice@example.com").await;
+    for round in 0..4i64 {
+        let base = round * 1000;
+        let forward: Vec<_> = (1..=300)
+            .map(|i| call(base + i, json!({"assistant_name": format!("R{round}-{}", i % 7), "campaign_name": format!("C{}", i % 5)})))
+            .collect();
+        let backward: Vec<_> = forward.iter().rev().cloned().collect();
+        let (x, y) = tokio::join!(a.import(&alice, &forward), b.import(&alice, &backward));
+        assert_eq!(x.imported + y.imported, 300, "round {round}");
+        assert_eq!(x.rejected + y.rejected, 0);
+    }
+    assert_eq!(b.list(&token, "").await.body["total"], 1200);
+    let assistants = a
+        .get("/api/user/assistants/get?per_page=100", &token)
+        .await
+        .body;
+    assert_eq!(assistants["total"], 28, "each name once");
+}
+
+backend_tests!(
+    two_servers_share_one_database,
+    crossing_imports_do_not_deadlock
+);

@@ -4,6 +4,7 @@ use std::collections::{HashMap, HashSet};
 use std::sync::LazyLock;
 
 use deadpool_postgres::{Client, GenericClient, Transaction};
+use tokio_postgres::error::SqlState;
 use tokio_postgres::types::ToSql;
 use tokio_postgres::{IsolationLevel, Row};
 
@@ -12,7 +13,7 @@ use crate::domain::{
     AnsweredBy, CallFilter, CallRecord, CallStatus, CallType, JsonText, Money, NewCall, phone,
 };
 use crate::store::counts::{self, Conditions, CountDeltas, Placeholder, RollupKey, SqlValue};
-use crate::store::{ImportOutcome, Page, StoreResult};
+use crate::store::{ImportOutcome, Page, StoreError, StoreResult};
 
 /// The Call object's columns in the contract's order, joined with the
 /// assistant (`a`) and campaign (`p`) names; the caller adds `WHERE`.
@@ -251,7 +252,36 @@ pub async fn list_owned(
 }
 
 /// Upserts a batch set-wise: a handful of statements per batch, whatever its size.
+/// Upserts a batch set-wise: a handful of statements per batch, whatever its
+/// size. Rows are locked in id (and name, and rollup-key) order so concurrent
+/// imports cannot deadlock each other; should PostgreSQL still pick this
+/// transaction as a deadlock or serialisation victim, the batch is retried.
 pub async fn import(
+    client: &mut Client,
+    user_id: i64,
+    batch: &[NewCall],
+) -> StoreResult<Vec<ImportOutcome>> {
+    let mut attempt = 1;
+    loop {
+        match import_once(client, user_id, batch).await {
+            Err(StoreError::Internal(err)) if attempt < 4 && is_retryable(&err) => {
+                tracing::warn!(attempt, error = %err, "import batch conflicted with another writer; retrying");
+                attempt += 1;
+            }
+            other => return other,
+        }
+    }
+}
+
+fn is_retryable(err: &anyhow::Error) -> bool {
+    err.downcast_ref::<tokio_postgres::Error>()
+        .and_then(tokio_postgres::Error::code)
+        .is_some_and(|code| {
+            *code == SqlState::T_R_DEADLOCK_DETECTED || *code == SqlState::T_R_SERIALIZATION_FAILURE
+        })
+}
+
+async fn import_once(
     client: &mut Client,
     user_id: i64,
     batch: &[NewCall],
@@ -273,20 +303,6 @@ pub async fn import(
         outcomes.extend(import_unique(&tx, user_id, part, &mut names, &mut deltas, now).await?);
         start = end;
     }
-    if let Some(max_id) = batch.iter().map(|c| c.id).max() {
-        // New calls take ids from call_id_seq: keep it past every imported id.
-        // The advisory lock makes concurrent imports raise it in turn.
-        tx.execute(
-            "SELECT pg_advisory_xact_lock(hashtext('callbase.call_id_seq'))",
-            &[],
-        )
-        .await?;
-        tx.execute(
-            "SELECT setval('call_id_seq', GREATEST(nextval('call_id_seq'), $1))",
-            &[&max_id],
-        )
-        .await?;
-    }
     apply_deltas(&tx, user_id, deltas).await?;
     tx.commit().await?;
     Ok(outcomes)
@@ -296,22 +312,29 @@ pub async fn import(
 /// exact; false when there is none.
 pub async fn delete(client: &mut Client, user_id: i64, call_id: i64) -> StoreResult<bool> {
     let tx = client.transaction().await?;
-    let removed = tx
-        .query_opt(
+    // The id's ownership goes first, as import claims it first: a concurrent
+    // import of the same id waits here and then inserts the call afresh.
+    let owned = tx
+        .execute(
+            "DELETE FROM call_ids WHERE id = $1 AND user_id = $2",
+            &[&call_id, &user_id],
+        )
+        .await?;
+    let removed = if owned > 0 {
+        tx.query_opt(
             "DELETE FROM calls WHERE user_id = $1 AND id = $2
              RETURNING created_at, status, type, assistant_id, campaign_id",
             &[&user_id, &call_id],
         )
-        .await?;
+        .await?
+    } else {
+        None
+    };
     let Some(row) = removed else {
-        tx.commit().await?;
+        // Nothing of this user's: leave everything as it was.
+        tx.rollback().await?;
         return Ok(false);
     };
-    tx.execute(
-        "DELETE FROM call_ids WHERE id = $1 AND user_id = $2",
-        &[&call_id, &user_id],
-    )
-    .await?;
     let mut deltas = CountDeltas::default();
     deltas.add(key_of(&row)?, -1);
     apply_deltas(&tx, user_id, deltas).await?;
@@ -415,7 +438,7 @@ async fn import_unique(
     // Claim the ids nobody owns yet; whatever is left has an owner already.
     let claimed: HashSet<i64> = tx
         .query(
-            "INSERT INTO call_ids (id, user_id) SELECT unnest($1::bigint[]), $2
+            "INSERT INTO call_ids (id, user_id) SELECT id, $2 FROM unnest($1::bigint[]) AS id ORDER BY id
              ON CONFLICT (id) DO NOTHING RETURNING id",
             &[&ids, &user_id],
         )
@@ -460,15 +483,38 @@ async fn import_unique(
     )
     .await?;
 
-    let (new, existing): (Vec<&NewCall>, Vec<&NewCall>) =
+    let (mut new, owned): (Vec<&NewCall>, Vec<&NewCall>) =
         writable.into_iter().partition(|c| claimed.contains(&c.id));
-    if !new.is_empty() {
-        let arrays = Arrays::of(&new, names);
-        let mut args: Vec<&(dyn ToSql + Sync)> = vec![&user_id];
-        args.extend(arrays.refs());
-        let insert = tx.prepare_cached(&INSERT_SQL).await?;
-        tx.execute(&insert, &args).await?;
-    }
+    // Where the owned calls sit in the rollups now, their rows locked in id order.
+    let owned_ids: Vec<i64> = owned.iter().map(|c| c.id).collect();
+    let old: HashMap<i64, RollupKey> = if owned_ids.is_empty() {
+        HashMap::new()
+    } else {
+        tx.query(
+            "SELECT id, created_at, status, type, assistant_id, campaign_id FROM calls
+             WHERE user_id = $1 AND id = ANY($2) ORDER BY id FOR UPDATE",
+            &[&user_id, &owned_ids],
+        )
+        .await?
+        .iter()
+        .map(|row| {
+            let key = RollupKey::from_codes(
+                row.try_get(1)?,
+                row.try_get::<_, i16>(2)?.into(),
+                row.try_get::<_, i16>(3)?.into(),
+                row.try_get(4)?,
+                row.try_get(5)?,
+            );
+            Ok((row.try_get(0)?, key))
+        })
+        .collect::<StoreResult<_>>()?
+    };
+    // An id this user owns whose call is gone (deleted by hand): insert it again.
+    let (existing, orphans): (Vec<&NewCall>, Vec<&NewCall>) =
+        owned.into_iter().partition(|c| old.contains_key(&c.id));
+    new.extend(orphans);
+    let inserted: HashSet<i64> = new.iter().map(|c| c.id).collect();
+
     let key = |c: &NewCall| {
         let id_of = |map: &HashMap<String, i64>, name: &Option<String>| {
             name.as_ref().and_then(|n| map.get(n).copied())
@@ -477,32 +523,19 @@ async fn import_unique(
         let campaign = id_of(&names.campaigns, &c.campaign_name);
         RollupKey::new(c.created_at, c.status, c.call_type, assistant, campaign)
     };
-    for c in &new {
-        deltas.add(key(c), 1);
+    if !new.is_empty() {
+        new.sort_by_key(|c| c.id);
+        for c in &new {
+            deltas.add(key(c), 1);
+        }
+        let arrays = Arrays::of(&new, names);
+        let mut args: Vec<&(dyn ToSql + Sync)> = vec![&user_id];
+        args.extend(arrays.refs());
+        let insert = tx.prepare_cached(&INSERT_SQL).await?;
+        tx.execute(&insert, &args).await?;
     }
     let mut updated = HashSet::new();
     if !existing.is_empty() {
-        // Where the calls sit in the rollups before the update.
-        let ids: Vec<i64> = existing.iter().map(|c| c.id).collect();
-        let old: HashMap<i64, RollupKey> = tx
-            .query(
-                "SELECT id, created_at, status, type, assistant_id, campaign_id FROM calls
-                 WHERE user_id = $1 AND id = ANY($2)",
-                &[&user_id, &ids],
-            )
-            .await?
-            .iter()
-            .map(|row| {
-                let key = RollupKey::from_codes(
-                    row.try_get(1)?,
-                    row.try_get::<_, i16>(2)?.into(),
-                    row.try_get::<_, i16>(3)?.into(),
-                    row.try_get(4)?,
-                    row.try_get(5)?,
-                );
-                Ok((row.try_get(0)?, key))
-            })
-            .collect::<StoreResult<_>>()?;
         let arrays = Arrays::of(&existing, names);
         let mut args: Vec<&(dyn ToSql + Sync)> = vec![&user_id];
         args.extend(arrays.refs());
@@ -525,7 +558,7 @@ async fn import_unique(
         .map(|c| {
             if foreign(c.id) {
                 ImportOutcome::ForeignId
-            } else if claimed.contains(&c.id) {
+            } else if inserted.contains(&c.id) {
                 ImportOutcome::Inserted
             } else if updated.contains(&c.id) {
                 ImportOutcome::Updated
@@ -594,29 +627,35 @@ async fn resolve(
     known: &mut HashMap<String, i64>,
     now: i64,
 ) -> StoreResult<()> {
-    let missing: Vec<String> = wanted
+    // Sorted: ids are handed out, and rows locked, in one order whoever imports.
+    let mut missing: Vec<String> = wanted
         .filter(|n| !known.contains_key(*n))
         .map(str::to_owned)
-        .collect::<HashSet<_>>()
-        .into_iter()
         .collect();
+    missing.sort_unstable();
+    missing.dedup();
+    if missing.is_empty() {
+        return Ok(());
+    }
+    let lookup = format!("SELECT name, id FROM {table} WHERE user_id = $1 AND name = ANY($2)");
+    let found = tx.query(&lookup, &[&user_id, &missing]).await?;
+    known.extend(found.iter().map(|row| (row.get(0), row.get(1))));
+    // Only names not there yet are inserted, so no identity value is spent on
+    // a name that exists.
+    missing.retain(|n| !known.contains_key(n));
     if missing.is_empty() {
         return Ok(());
     }
     tx.execute(
         &format!(
             "INSERT INTO {table} (user_id, name, created_at, updated_at)
-             SELECT $1, name, $3, $3 FROM unnest($2::text[]) AS name ON CONFLICT (user_id, name) DO NOTHING"
+             SELECT $1, name, $3, $3 FROM unnest($2::text[]) WITH ORDINALITY AS t(name, i) ORDER BY i
+             ON CONFLICT (user_id, name) DO NOTHING"
         ),
         &[&user_id, &missing, &now],
     )
     .await?;
-    let rows = tx
-        .query(
-            &format!("SELECT name, id FROM {table} WHERE user_id = $1 AND name = ANY($2)"),
-            &[&user_id, &missing],
-        )
-        .await?;
+    let rows = tx.query(&lookup, &[&user_id, &missing]).await?;
     known.extend(rows.iter().map(|row| (row.get(0), row.get(1))));
     Ok(())
 }

@@ -9,6 +9,11 @@ use tokio_postgres::Client;
 const MIGRATIONS: &[(i64, &str, &str)] = &[
     (1, "init", include_str!("migrations/0001_init.sql")),
     (2, "rollups", include_str!("migrations/0002_rollups.sql")),
+    (
+        3,
+        "email_ascii_fold",
+        include_str!("migrations/0003_email_ascii_fold.sql"),
+    ),
 ];
 
 /// Arbitrary constant: the advisory lock all callbase processes agree on.

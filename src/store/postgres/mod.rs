@@ -43,15 +43,26 @@ pub fn is_postgres_url(url: &str) -> bool {
 /// Call records in PostgreSQL.
 pub struct PgStore {
     pool: Pool,
+    /// A connection of its own for health checks, so that a busy pool (a
+    /// loaded node) does not read as a dead database.
+    health: tokio::sync::Mutex<Option<tokio_postgres::Client>>,
+    config: tokio_postgres::Config,
 }
 
 impl PgStore {
     /// Connects (checking the server answers) and brings the schema up to date.
     pub async fn open(url: &str, pool_size: usize) -> anyhow::Result<Self> {
-        let config = tokio_postgres::Config::from_str(url)
+        let mut config = tokio_postgres::Config::from_str(url)
             .map_err(|e| anyhow::anyhow!("invalid database URL: {e}"))?;
+        // Server-side limits: a statement outliving any request, or a
+        // transaction left idle by a dropped request, is ended by the server.
+        let options = format!(
+            "{} -c statement_timeout=60000 -c idle_in_transaction_session_timeout=60000",
+            config.get_options().unwrap_or_default()
+        );
+        config.options(options.trim());
         let manager = Manager::from_config(
-            config,
+            config.clone(),
             NoTls,
             ManagerConfig {
                 recycling_method: RecyclingMethod::Fast,
@@ -68,7 +79,11 @@ impl PgStore {
             .await
             .map_err(|e| anyhow::anyhow!("cannot connect to PostgreSQL: {e}"))?;
         migrate::run(&mut client).await?;
-        Ok(Self { pool })
+        Ok(Self {
+            pool,
+            health: tokio::sync::Mutex::new(None),
+            config,
+        })
     }
 }
 
@@ -94,15 +109,37 @@ fn token_from_row(row: &Row) -> ApiToken {
 }
 
 const USER_COLUMNS: &str = "id, email, name, created_at";
+/// ASCII-only case folding, the expression of the unique index (migration 3).
+const EMAIL_KEY: &str =
+    "translate(email, 'ABCDEFGHIJKLMNOPQRSTUVWXYZ', 'abcdefghijklmnopqrstuvwxyz')";
 const TOKEN_COLUMNS: &str = "id, user_id, name, token_prefix, created_at, expires_at, revoked_at";
 
 #[async_trait]
 impl Store for PgStore {
     async fn ping(&self) -> StoreResult<()> {
-        let client = self.pool.get().await?;
-        client
+        let mut health = self.health.lock().await;
+        if health
+            .as_ref()
+            .is_none_or(tokio_postgres::Client::is_closed)
+        {
+            let (client, connection) = self.config.connect(NoTls).await?;
+            tokio::spawn(async move {
+                if let Err(err) = connection.await {
+                    tracing::debug!(error = %err, "health connection closed");
+                }
+            });
+            *health = Some(client);
+        }
+        let Some(client) = health.as_ref() else {
+            return Ok(());
+        };
+        if let Err(err) = client
             .query_one("SELECT count(*) FROM schema_migrations", &[])
-            .await?;
+            .await
+        {
+            *health = None;
+            return Err(err.into());
+        }
         Ok(())
     }
 
@@ -134,7 +171,10 @@ impl Store for PgStore {
 
     async fn find_user_by_email(&self, email: &str) -> StoreResult<Option<User>> {
         let client = self.pool.get().await?;
-        let sql = format!("SELECT {USER_COLUMNS} FROM users WHERE lower(email) = lower($1)");
+        let sql = format!(
+            "SELECT {USER_COLUMNS} FROM users WHERE {EMAIL_KEY} = {}",
+            EMAIL_KEY.replace("email", "$1")
+        );
         Ok(client
             .query_opt(&sql, &[&email])
             .await?

@@ -1,29 +1,36 @@
-//! A small SQLite connection pool: one writer, several read-only readers.
+//! SQLite connections: one writer, and a read-only connection per thread.
 //!
 //! SQLite allows one writer at a time; funnelling writes through a single
 //! connection behind an async mutex queues them fairly instead of letting
-//! connections spin in SQLite's busy handler. Readers run in parallel (WAL).
-//! Pool crates for rusqlite either hold a blocking thread while waiting or run
-//! a health query on every checkout; this one does neither. The closures run
-//! on tokio's blocking threads because rusqlite is synchronous.
+//! connections spin in SQLite's busy handler, and writes run on tokio's
+//! blocking threads because they may wait for a lock. Reads run in parallel
+//! (WAL) on the calling thread; see [`Pool::read`].
 
+use std::cell::RefCell;
+use std::collections::HashMap;
+use std::collections::hash_map::Entry;
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use anyhow::Context;
 use rusqlite::{Connection, OpenFlags};
-use tokio::sync::Semaphore;
 
 use crate::store::StoreResult;
 
-/// How many readers may run at once.
-const MAX_READERS: usize = 8;
+thread_local! {
+    /// Each thread's read-only connection to each open database, by pool id.
+    /// They close with the thread.
+    static READERS: RefCell<HashMap<u64, Connection>> = RefCell::new(HashMap::new());
+}
+
+/// Tells databases apart in [`READERS`].
+static NEXT_POOL_ID: AtomicU64 = AtomicU64::new(0);
 
 pub struct Pool {
+    id: u64,
     path: PathBuf,
     writer: Arc<tokio::sync::Mutex<Option<Connection>>>,
-    idle_readers: Arc<Mutex<Vec<Connection>>>,
-    reader_slots: Arc<Semaphore>,
 }
 
 impl Pool {
@@ -35,10 +42,9 @@ impl Pool {
             tokio::task::spawn_blocking(move || open_writer(&path)).await??
         };
         Ok(Self {
+            id: NEXT_POOL_ID.fetch_add(1, Ordering::Relaxed),
             path,
             writer: Arc::new(tokio::sync::Mutex::new(Some(writer))),
-            idle_readers: Arc::new(Mutex::new(Vec::new())),
-            reader_slots: Arc::new(Semaphore::new(MAX_READERS)),
         })
     }
 
@@ -64,35 +70,25 @@ impl Pool {
         .context("database writer task failed")?
     }
 
-    /// Runs `f` on a read-only connection.
+    /// Runs `f` on this thread's read-only connection, right here.
+    ///
+    /// Reads are short by construction (totals come from rollups, pages from
+    /// covering indexes, a deep page starts on its day) and WAL readers never
+    /// wait for the writer, so they run on the async worker itself: handing
+    /// each one to a blocking thread cost two context switches per query,
+    /// which the profile showed as the largest single cost of a list request.
     pub async fn read<T, F>(&self, f: F) -> StoreResult<T>
     where
-        T: Send + 'static,
-        F: FnOnce(&Connection) -> StoreResult<T> + Send + 'static,
+        F: FnOnce(&Connection) -> StoreResult<T>,
     {
-        let permit = self
-            .reader_slots
-            .clone()
-            .acquire_owned()
-            .await
-            .context("reader pool closed")?;
-        let idle = self.idle_readers.clone();
-        let path = self.path.clone();
-        tokio::task::spawn_blocking(move || {
-            let reused = idle.lock().ok().and_then(|mut stack| stack.pop());
-            let conn = match reused {
-                Some(conn) => conn,
-                None => open_reader(&path)?,
+        READERS.with(|readers| {
+            let mut readers = readers.borrow_mut();
+            let conn = match readers.entry(self.id) {
+                Entry::Occupied(entry) => entry.into_mut(),
+                Entry::Vacant(entry) => entry.insert(open_reader(&self.path)?),
             };
-            let result = f(&conn);
-            if let Ok(mut stack) = idle.lock() {
-                stack.push(conn);
-            }
-            drop(permit);
-            result
+            f(conn)
         })
-        .await
-        .context("database reader task failed")?
     }
 }
 

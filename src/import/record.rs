@@ -59,13 +59,14 @@ type FieldResult<T> = Result<T, String>;
 
 /// Parses and validates one call object given as JSON text.
 pub fn parse_call(text: &str) -> Result<NewCall, String> {
-    let value: &RawValue =
-        serde_json::from_str(text).map_err(|e| format!("not valid JSON: {e}"))?;
-    if !value.get().starts_with('{') {
-        return Err("not a call object: expected a JSON object".to_owned());
-    }
-    let raw: RawCall<'_> =
-        serde_json::from_str(value.get()).map_err(|e| format!("not a call object: {e}"))?;
+    // One parse: a syntax error is "not JSON", a shape error "not a call object".
+    let raw: RawCall<'_> = serde_json::from_str(text).map_err(|e| {
+        if e.is_data() {
+            format!("not a call object: {e}")
+        } else {
+            format!("not valid JSON: {e}")
+        }
+    })?;
 
     // Checked in the contract's field order, so the first problem reported is
     // the first one a reader of the line meets.
@@ -205,22 +206,35 @@ fn money(field: &str, value: &RawValue) -> FieldResult<Money> {
     Money::parse(&number).map_err(|e| format!("{field}: {e}, got {text}"))
 }
 
+/// A transcript segment's fields, borrowed as raw JSON for cheap checks.
+#[derive(Deserialize)]
+struct RawSegment<'a> {
+    #[serde(borrow)]
+    text: Option<&'a RawValue>,
+    #[serde(borrow, rename = "type")]
+    kind: Option<&'a RawValue>,
+    #[serde(borrow)]
+    sender: Option<&'a RawValue>,
+    #[serde(borrow)]
+    timestamp: Option<&'a RawValue>,
+}
+
 fn transcript(value: &RawValue) -> FieldResult<JsonText> {
     let segments: Vec<&RawValue> = serde_json::from_str(value.get())
         .map_err(|_| "transcript: must be an array of segments".to_owned())?;
     let mut keyed = Vec::with_capacity(segments.len());
     for (i, segment) in segments.iter().enumerate() {
-        let parsed: Value =
-            serde_json::from_str(segment.get()).map_err(|e| format!("transcript[{i}]: {e}"))?;
-        let problem = if !parsed.is_object() {
-            Some("must be an object")
-        } else if !parsed["text"].is_string() {
+        let raw: RawSegment<'_> = serde_json::from_str(segment.get())
+            .map_err(|_| format!("transcript[{i}]: must be an object"))?;
+        let is = |v: Option<&RawValue>, text: &str| v.is_some_and(|v| v.get() == text);
+        let timestamp = raw.timestamp.and_then(|t| t.get().parse::<f64>().ok());
+        let problem = if !raw.text.is_some_and(|t| t.get().starts_with('"')) {
             Some("text must be a string")
-        } else if parsed["type"] != "transcript" {
+        } else if !is(raw.kind, "\"transcript\"") {
             Some("type must be \"transcript\"")
-        } else if parsed["sender"] != "bot" && parsed["sender"] != "human" {
+        } else if !is(raw.sender, "\"bot\"") && !is(raw.sender, "\"human\"") {
             Some("sender must be \"bot\" or \"human\"")
-        } else if !parsed["timestamp"].is_number() {
+        } else if timestamp.is_none() {
             Some("timestamp must be a number (Unix seconds)")
         } else {
             None
@@ -228,7 +242,7 @@ fn transcript(value: &RawValue) -> FieldResult<JsonText> {
         if let Some(problem) = problem {
             return Err(format!("transcript[{i}]: {problem}"));
         }
-        keyed.push((parsed["timestamp"].as_f64().unwrap_or(0.0), *segment));
+        keyed.push((timestamp.unwrap_or(0.0), *segment));
     }
     // Segments are served in time order; a stable sort keeps equal timestamps as given.
     if keyed.windows(2).any(|w| w[0].0 > w[1].0) {
@@ -279,27 +293,36 @@ fn evaluation(value: &RawValue) -> FieldResult<JsonText> {
 }
 
 /// Drops whitespace outside strings. `raw` must be valid JSON.
+///
+/// Works on bytes: in UTF-8 every byte of a multi-byte character is >= 0x80,
+/// so it can never be mistaken for a quote, backslash or space.
 pub fn compact(raw: &str) -> String {
-    let mut out = String::with_capacity(raw.len());
+    let bytes = raw.as_bytes();
+    let is_space = |b: u8| matches!(b, b' ' | b'\t' | b'\n' | b'\r');
+    if !bytes.iter().copied().any(is_space) {
+        return raw.to_owned();
+    }
+    let mut out = Vec::with_capacity(bytes.len());
     let (mut in_string, mut escaped) = (false, false);
-    for c in raw.chars() {
+    for &b in bytes {
         if in_string {
-            out.push(c);
+            out.push(b);
             if escaped {
                 escaped = false;
-            } else if c == '\\' {
+            } else if b == b'\\' {
                 escaped = true;
-            } else if c == '"' {
+            } else if b == b'"' {
                 in_string = false;
             }
-        } else if c == '"' {
+        } else if b == b'"' {
             in_string = true;
-            out.push(c);
-        } else if !matches!(c, ' ' | '\t' | '\n' | '\r') {
-            out.push(c);
+            out.push(b);
+        } else if !is_space(b) {
+            out.push(b);
         }
     }
-    out
+    // Only ASCII bytes were dropped, so the rest is still valid UTF-8.
+    String::from_utf8(out).unwrap_or_else(|_| raw.to_owned())
 }
 
 #[cfg(test)]

@@ -1,0 +1,181 @@
+//! The benchmark from start to end: data set, import, server, scenarios against
+//! callbase and against the static limit, report.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use anyhow::{Context, ensure};
+
+use crate::process::{Server, background_load, free_port};
+use crate::report::{Machine, Results, ScenarioResult};
+use crate::scenarios::{self, Scenario};
+use crate::{callbase, generate, wrk};
+
+/// Long enough to fill caches and open every connection, short enough to be cheap.
+const WARMUP_SECS: u64 = 2;
+
+#[derive(Debug, clap::Args)]
+pub struct RunArgs {
+    /// Calls in the data set, over 20 tenants (the largest holds 40%).
+    #[arg(long, default_value_t = 100_000)]
+    pub calls: u64,
+    /// Seconds of load per scenario (after a 2 s warm-up), against callbase and
+    /// again against the static limit.
+    #[arg(long, default_value_t = 10)]
+    pub duration: u64,
+    /// Where the data set, the database, scripts, logs and results go.
+    #[arg(long, default_value = "target/bench")]
+    pub workdir: PathBuf,
+    /// The callbase binary. Default: `release/callbase` in the bench's target dir,
+    /// built (or brought up to date) with `cargo build --release -p callbase` first.
+    #[arg(long)]
+    pub callbase: Option<PathBuf>,
+    /// Open connections wrk keeps.
+    #[arg(long, default_value_t = 32)]
+    pub connections: u32,
+    /// Seed of the data set; the same calls and seed give the same bytes.
+    #[arg(long, default_value_t = 42)]
+    pub seed: u64,
+}
+
+pub fn run(args: RunArgs) -> anyhow::Result<()> {
+    // Below this the smallest tenants would have no calls in most filters.
+    ensure!(args.calls >= 1000, "--calls must be at least 1000");
+    ensure!(args.duration >= 1, "--duration must be at least 1");
+    wrk::check_tools()?;
+    if cfg!(debug_assertions) {
+        eprintln!(
+            "warning: the bench is a debug build; use `cargo run --release` to generate fast"
+        );
+    }
+    std::fs::create_dir_all(&args.workdir)?;
+    let workdir = args.workdir.canonicalize()?;
+    let binary = callbase::binary(args.callbase.clone())?;
+
+    let dataset = generate::ensure(&workdir, args.calls, args.seed)?;
+    println!(
+        "average call: {:.0} bytes of NDJSON",
+        dataset.average_bytes()
+    );
+
+    let db = workdir.join("bench.db");
+    for suffix in ["", "-wal", "-shm"] {
+        let path = PathBuf::from(format!("{}{suffix}", db.display()));
+        if path.exists() {
+            std::fs::remove_file(&path).with_context(|| format!("removing {}", path.display()))?;
+        }
+    }
+    let db_url = format!("sqlite://{}", db.display());
+    let tokens = callbase::users_and_tokens(&binary, &db_url, &dataset)?;
+    println!("importing {} files ...", dataset.tenants.len());
+    let import = callbase::import(&binary, &db_url, &workdir, &dataset)?;
+    println!(
+        "import: {} calls in {:.1} s, {:.0} calls/s",
+        import.calls, import.seconds, import.calls_per_sec
+    );
+
+    let addr = free_port()?;
+    let server_args: Vec<String> = vec![
+        "--database-url".into(),
+        db_url.clone(),
+        "serve".into(),
+        "--listen".into(),
+        addr.to_string(),
+        "--rate-limit".into(),
+        "0".into(),
+    ];
+    let log = workdir.join("server.log");
+    let server = Server::start("callbase serve", &binary, &server_args, addr, &log)?;
+    println!("callbase serve: ready on {addr} (log: {})", log.display());
+
+    let scenarios = scenarios::prepare(addr, &dataset, &tokens)?;
+    let background_cpu_percent = background_load(Duration::from_secs(1));
+    if background_cpu_percent.iter().any(|&busy| busy > 10.0) {
+        eprintln!(
+            "warning: other processes keep the cores busy ({background_cpu_percent:.0?} %); \
+             the numbers will be noisy"
+        );
+    }
+    let mut results = Vec::new();
+    for scenario in scenarios {
+        results.push(measure(&scenario, addr, &workdir, &args)?);
+    }
+    let peak_rss_kib = server.peak_rss_kib()?;
+    let exit = server.stop()?;
+    if !exit.success() {
+        eprintln!("warning: callbase serve ended with {exit} after SIGTERM");
+    }
+
+    let results = Results {
+        calls: dataset.calls,
+        seed: dataset.seed,
+        tenants: dataset.tenants.len(),
+        largest_tenant_calls: dataset.tenants[0].calls,
+        average_call_bytes: dataset.average_bytes(),
+        connections: args.connections,
+        duration_secs: args.duration,
+        machine: Machine::detect(),
+        import,
+        scenarios: results,
+        peak_rss_kib,
+        background_cpu_percent,
+        server_exit: exit.to_string(),
+    };
+    println!("\n{}", results.markdown());
+    let path = results.write_json(&workdir)?;
+    println!("results: {}", path.display());
+    Ok(())
+}
+
+/// One scenario: against callbase, then against a static server replaying one of
+/// its answers, with the same script so that the requests are identical.
+fn measure(
+    scenario: &Scenario,
+    addr: SocketAddr,
+    workdir: &Path,
+    args: &RunArgs,
+) -> anyhow::Result<ScenarioResult> {
+    let name = scenario.name;
+    let script = workdir.join(format!("{name}.lua"));
+    wrk::write_script(&script, &scenario.requests)?;
+    let load = |target: SocketAddr, label: &str| -> anyhow::Result<wrk::Outcome> {
+        wrk::run(target, &script, args.connections, WARMUP_SECS, None)?;
+        let log = workdir.join(format!("wrk-{name}-{label}.txt"));
+        wrk::run(target, &script, args.connections, args.duration, Some(&log))
+    };
+
+    println!("{name}: {} s against callbase ...", args.duration);
+    let callbase = load(addr, "callbase")?;
+
+    let body = workdir.join(format!("body-{name}.json"));
+    std::fs::write(&body, &scenario.body)?;
+    let static_addr = free_port()?;
+    let exe = std::env::current_exe()?;
+    let static_args: Vec<String> = vec![
+        "static".into(),
+        "--body".into(),
+        body.display().to_string(),
+        "--listen".into(),
+        static_addr.to_string(),
+    ];
+    let log = workdir.join("static.log");
+    let baseline = Server::start("static server", &exe, &static_args, static_addr, &log)?;
+    println!("{name}: {} s against the static limit ...", args.duration);
+    let static_limit = load(static_addr, "static")?;
+    baseline.stop()?;
+
+    println!(
+        "{name}: {:.0} req/s, static {:.0} req/s",
+        callbase.requests_per_sec, static_limit.requests_per_sec
+    );
+    Ok(ScenarioResult {
+        name: name.to_owned(),
+        rotation: scenario.requests.len(),
+        body_bytes: scenario.body.len(),
+        mean_body_bytes: scenario.mean_body_bytes,
+        ratio: callbase.requests_per_sec / static_limit.requests_per_sec.max(1e-9),
+        callbase,
+        static_limit,
+    })
+}

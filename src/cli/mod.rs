@@ -4,6 +4,7 @@ mod admin;
 mod import;
 mod serve;
 
+use std::io::IsTerminal;
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
@@ -71,7 +72,7 @@ pub enum Command {
 /// Parses arguments, runs the command, and maps its outcome to an exit code.
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
-    init_logging(cli.log_format, matches!(cli.command, Command::Serve(_)));
+    let _log_guard = init_logging(cli.log_format, matches!(cli.command, Command::Serve(_)));
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -130,14 +131,24 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
 
 /// Logs go to stderr so that stdout stays clean for scripts (`tokens create`).
 /// The server logs at `info` by default, the other commands at `warn`.
-fn init_logging(format: LogFormat, serving: bool) {
+///
+/// Lines are written by a background thread (without dropping any), so a
+/// request never waits on a `write` to stderr; colours only on a terminal.
+/// The returned guard flushes what is queued when dropped at exit.
+fn init_logging(format: LogFormat, serving: bool) -> tracing_appender::non_blocking::WorkerGuard {
     let default = if serving { "info" } else { "warn" };
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(default));
+    let ansi = std::io::stderr().is_terminal();
+    let (writer, guard) = tracing_appender::non_blocking::NonBlockingBuilder::default()
+        .lossy(false)
+        .finish(std::io::stderr());
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_writer(std::io::stderr);
+        .with_ansi(ansi)
+        .with_writer(writer);
     let _ = match format {
         LogFormat::Text => builder.try_init(),
         LogFormat::Json => builder.json().flatten_event(true).try_init(),
     };
+    guard
 }

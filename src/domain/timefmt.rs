@@ -5,10 +5,39 @@ use time::macros::format_description;
 use time::{Date, OffsetDateTime, PrimitiveDateTime, UtcOffset};
 
 /// Formats Unix seconds as `2024-01-15T10:30:00Z`.
+///
+/// Written by hand for this one fixed shape: `time`'s general formatter was
+/// 6% of a list request (two timestamps per call, fifteen calls a page).
 pub fn format_rfc3339(unix: i64) -> String {
     let at = OffsetDateTime::from_unix_timestamp(unix).unwrap_or(OffsetDateTime::UNIX_EPOCH);
-    let format = format_description!("[year]-[month]-[day]T[hour]:[minute]:[second]Z");
-    at.format(&format).unwrap_or_default()
+    let (date, clock) = (at.date(), at.time());
+    let year = date.year();
+    if !(0..=9999).contains(&year) {
+        // Outside four-digit years: let the general formatter spell it.
+        let format = format_description!("[year]-[month]-[day]T[hour]:[minute]:[second]Z");
+        return at.format(&format).unwrap_or_default();
+    }
+    let mut out = [0u8; 20];
+    let digits = |out: &mut [u8], value: u32| {
+        let mut v = value;
+        for slot in out.iter_mut().rev() {
+            *slot = b'0' + (v % 10) as u8;
+            v /= 10;
+        }
+    };
+    digits(&mut out[0..4], year.unsigned_abs());
+    out[4] = b'-';
+    digits(&mut out[5..7], u32::from(u8::from(date.month())));
+    out[7] = b'-';
+    digits(&mut out[8..10], u32::from(date.day()));
+    out[10] = b'T';
+    digits(&mut out[11..13], u32::from(clock.hour()));
+    out[13] = b':';
+    digits(&mut out[14..16], u32::from(clock.minute()));
+    out[16] = b':';
+    digits(&mut out[17..19], u32::from(clock.second()));
+    out[19] = b'Z';
+    out.iter().map(|&b| char::from(b)).collect()
 }
 
 /// Reads a timestamp as clients and exports write it: RFC 3339 with any offset or
@@ -59,6 +88,18 @@ mod tests {
     #[test]
     fn formats_and_parses() {
         assert_eq!(format_rfc3339(1_705_314_600), "2024-01-15T10:30:00Z");
+        assert_eq!(format_rfc3339(0), "1970-01-01T00:00:00Z");
+        assert_eq!(format_rfc3339(951_868_799), "2000-02-29T23:59:59Z");
+        assert_eq!(format_rfc3339(253_402_300_799), "9999-12-31T23:59:59Z");
+        for t in [-62_135_596_800, 1, 86_399, 1_754_055_268, 4_102_444_800] {
+            let general = OffsetDateTime::from_unix_timestamp(t).expect("valid");
+            let expected = general
+                .format(&format_description!(
+                    "[year]-[month]-[day]T[hour]:[minute]:[second]Z"
+                ))
+                .expect("formats");
+            assert_eq!(format_rfc3339(t), expected, "{t}");
+        }
         for text in [
             "2024-01-15T10:30:00Z",
             "2024-01-15T10:30:00.000000Z",

@@ -295,30 +295,36 @@ fn evaluation(value: &RawValue) -> FieldResult<JsonText> {
 /// Drops whitespace outside strings. `raw` must be valid JSON.
 ///
 /// Works on bytes: in UTF-8 every byte of a multi-byte character is >= 0x80,
-/// so it can never be mistaken for a quote, backslash or space.
+/// so it can never be mistaken for a quote, backslash or space. String
+/// literals are copied whole, found with memchr (they are most of a call).
 pub fn compact(raw: &str) -> String {
     let bytes = raw.as_bytes();
     let is_space = |b: u8| matches!(b, b' ' | b'\t' | b'\n' | b'\r');
-    if !bytes.iter().copied().any(is_space) {
-        return raw.to_owned();
-    }
     let mut out = Vec::with_capacity(bytes.len());
-    let (mut in_string, mut escaped) = (false, false);
-    for &b in bytes {
-        if in_string {
-            out.push(b);
-            if escaped {
-                escaped = false;
-            } else if b == b'\\' {
-                escaped = true;
-            } else if b == b'"' {
-                in_string = false;
+    let mut i = 0;
+    while i < bytes.len() {
+        let b = bytes[i];
+        if b == b'"' {
+            // Find the closing quote: the first one not escaped by a backslash.
+            let start = i;
+            i += 1;
+            while let Some(n) = memchr::memchr2(b'"', b'\\', &bytes[i..]) {
+                i += n;
+                if bytes[i] == b'\\' {
+                    i += 2;
+                } else {
+                    i += 1;
+                    break;
+                }
             }
-        } else if b == b'"' {
-            in_string = true;
-            out.push(b);
-        } else if !is_space(b) {
-            out.push(b);
+            let end = i.min(bytes.len());
+            out.extend_from_slice(&bytes[start..end]);
+            i = end;
+        } else {
+            if !is_space(b) {
+                out.push(b);
+            }
+            i += 1;
         }
     }
     // Only ASCII bytes were dropped, so the rest is still valid UTF-8.
@@ -396,5 +402,12 @@ mod tests {
             compact("{ \"a b\" : [1, 2],\n \"c\\\" d\": \" \" }"),
             "{\"a b\":[1,2],\"c\\\" d\":\" \"}"
         );
+        // A backslash escaping a backslash does not escape the quote after it.
+        assert_eq!(
+            compact(r#"{ "a\\" : "b \" c" , "d" : [ 1 ] }"#),
+            r#"{"a\\":"b \" c","d":[1]}"#
+        );
+        assert_eq!(compact("[ \"ü ß 👋\" ]"), "[\"ü ß 👋\"]");
+        assert_eq!(compact("  "), "");
     }
 }

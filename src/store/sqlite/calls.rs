@@ -145,10 +145,12 @@ pub fn list(
     }
     // One read transaction: the total and the rows come from the same
     // snapshot even while an import commits in between.
-    let snapshot = conn.unchecked_transaction()?;
-    let page = list_in(&snapshot, user_id, filter, limit, offset)?;
-    snapshot.finish()?;
-    Ok(page)
+    // (Cached statements: execute_batch would parse BEGIN and COMMIT each time.)
+    conn.prepare_cached("BEGIN")?.execute([])?;
+    let page = list_in(conn, user_id, filter, limit, offset);
+    let end = if page.is_ok() { "COMMIT" } else { "ROLLBACK" };
+    conn.prepare_cached(end)?.execute([])?;
+    page
 }
 
 fn list_in(
@@ -215,7 +217,11 @@ fn list_in(
     args.push(Value::Integer(to_i64(limit)));
     args.push(Value::Integer(to_i64(start.offset)));
     sql.push_str(&format!(
-        " ORDER BY created_at DESC, id DESC LIMIT ?{} OFFSET ?{}) ORDER BY c.created_at DESC, c.id DESC",
+        // CAST: with a bare parameter as LIMIT, SQLite plans with its value and
+        // recompiles the statement at every bind (seen as sqlite3Reprepare in
+        // the profile, a fifth of a list request).
+        " ORDER BY created_at DESC, id DESC LIMIT CAST(?{} AS INTEGER) OFFSET ?{})
+         ORDER BY c.created_at DESC, c.id DESC",
         args.len() - 1,
         args.len()
     ));
@@ -445,7 +451,7 @@ pub fn list_owned<T>(
     let (limit, offset) = page.map_or((-1, 0), |(l, o)| (to_i64(l), to_i64(o)));
     let mut stmt = conn.prepare_cached(&format!(
         "SELECT id, user_id, name, status, created_at, updated_at FROM {table}
-         WHERE user_id = ?1 ORDER BY created_at DESC, id DESC LIMIT ?2 OFFSET ?3"
+         WHERE user_id = ?1 ORDER BY created_at DESC, id DESC LIMIT CAST(?2 AS INTEGER) OFFSET ?3"
     ))?;
     let rows = stmt
         .query_map(params![user_id, limit, offset], map)?

@@ -125,11 +125,15 @@ fn create_private(path: &Path) -> anyhow::Result<()> {
 }
 
 fn open_reader(path: &Path) -> anyhow::Result<Connection> {
+    // Reader connections live per thread; 16 MiB of page cache each keeps the
+    // hot index and rollup pages in memory instead of re-reading them from the
+    // OS on every request.
     let flags = OpenFlags::SQLITE_OPEN_READ_ONLY
         | OpenFlags::SQLITE_OPEN_NO_MUTEX
         | OpenFlags::SQLITE_OPEN_URI;
     let conn = Connection::open_with_flags(path, flags)
         .with_context(|| format!("opening {}", path.display()))?;
+    conn.pragma_update(None, "cache_size", -16_384)?;
     configure(&conn)?;
     Ok(conn)
 }

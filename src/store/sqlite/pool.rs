@@ -95,6 +95,12 @@ impl Pool {
 fn open_writer(path: &Path) -> anyhow::Result<Connection> {
     create_private(path)?;
     let conn = Connection::open(path).with_context(|| format!("opening {}", path.display()))?;
+    // Takes effect only on a new, empty database (before WAL mode and the
+    // first table). Calls are ~2 KB rows, which 4 KiB pages hold one or two
+    // of. Importing 400k calls: 21k calls/s with 4 KiB pages, 34k with 16 KiB,
+    // 41k with 32 KiB; but 32 KiB pages cost point reads ~20% (get by id),
+    // 16 KiB pages read as fast as 4 KiB.
+    conn.pragma_update(None, "page_size", 16_384)?;
     conn.pragma_update(None, "journal_mode", "WAL")?;
     conn.pragma_update(None, "synchronous", "NORMAL")?;
     // 64 MiB of page cache: imports touch the table and six indexes; with the

@@ -14,6 +14,11 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         "email_ascii_fold",
         include_str!("migrations/0003_email_ascii_fold.sql"),
     ),
+    (
+        4,
+        "rollup_indexes",
+        include_str!("migrations/0004_rollup_indexes.sql"),
+    ),
 ];
 
 /// Arbitrary constant: the advisory lock all callbase processes agree on.

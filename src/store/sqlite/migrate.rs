@@ -9,6 +9,11 @@ use rusqlite::{Connection, TransactionBehavior, params};
 const MIGRATIONS: &[(i64, &str, &str)] = &[
     (1, "init", include_str!("migrations/0001_init.sql")),
     (2, "rollups", include_str!("migrations/0002_rollups.sql")),
+    (
+        3,
+        "rollup_indexes",
+        include_str!("migrations/0003_rollup_indexes.sql"),
+    ),
 ];
 
 /// Applies every migration newer than the database, all in one transaction.

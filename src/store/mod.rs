@@ -149,7 +149,8 @@ pub trait Store: Send + Sync + 'static {
 /// How to open a database, beyond its URL.
 #[derive(Debug, Clone, Copy)]
 pub struct ConnectOptions {
-    /// Connections per process (PostgreSQL; SQLite keeps one writer and up to 8 readers).
+    /// Connections per process (PostgreSQL; SQLite keeps one writer and one
+    /// read-only connection per thread that reads).
     pub pool_size: usize,
 }
 

@@ -35,7 +35,6 @@ struct CampaignView<'a> {
 }
 
 /// `GET /api/user/assistants/get`: paginated like the calls, 10 per page.
-#[tracing::instrument(skip_all, fields(user.id = user.0))]
 pub async fn list_assistants(
     State(state): State<AppState>,
     Extension(user): Extension<CurrentUser>,
@@ -77,7 +76,6 @@ pub async fn list_assistants(
 }
 
 /// `GET /api/user/campaigns`: every campaign of the user.
-#[tracing::instrument(skip_all, fields(user.id = user.0))]
 pub async fn list_campaigns(
     State(state): State<AppState>,
     Extension(user): Extension<CurrentUser>,

@@ -9,7 +9,7 @@ use serde::Serialize;
 
 use crate::domain::timefmt::now_unix;
 use crate::domain::{AnsweredBy, CallStatus, CallType, JsonText, Money, NewCall};
-use crate::store::{Store, User};
+use crate::store::{Store, StoreError, User};
 
 pub const DEMO_EMAIL: &str = "demo@callbase.local";
 const DEMO_CALLS: usize = 2000;
@@ -63,14 +63,27 @@ pub async fn ensure(store: &dyn Store) -> anyhow::Result<Demo> {
                 ),
             });
         }
-        None => {
-            let user = store.create_user(DEMO_EMAIL, "Demo User").await?;
-            let calls = generate(DEMO_CALLS, now_unix(), 42);
-            for batch in calls.chunks(500) {
-                store.import_calls(user.id, batch.to_vec()).await?;
+        None => match store.create_user(DEMO_EMAIL, "Demo User").await {
+            Ok(user) => {
+                let calls = generate(DEMO_CALLS, now_unix(), 42);
+                for batch in calls.chunks(500) {
+                    store.import_calls(user.id, batch.to_vec()).await?;
+                }
+                (user, None)
             }
-            (user, None)
-        }
+            // Several nodes started with --demo on one empty database: one
+            // seeds, the others reuse what it made.
+            Err(StoreError::Conflict(_)) => {
+                let user = store.find_user_by_email(DEMO_EMAIL).await?.ok_or_else(|| {
+                    anyhow::anyhow!("the demo user was created elsewhere but cannot be found")
+                })?;
+                (
+                    user,
+                    Some("another process is seeding the demo data; reusing it".to_owned()),
+                )
+            }
+            Err(err) => return Err(err.into()),
+        },
     };
     let (_, token) = crate::token::issue(store, &user, "demo", None).await?;
     let calls = store.count_user_calls(user.id).await?;

@@ -200,6 +200,71 @@ async fn import_command(app: TestApp) {
     );
 }
 
+/// Starts `serve --demo` and reads what it prints up to the curl line; the
+/// rest of its output is drained, as a terminal would, until it exits.
+async fn start_demo(url: &str) -> (std::process::Child, Vec<String>) {
+    let mut child = callbase(url, &["serve", "--demo", "--listen", "127.0.0.1:0"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("spawn");
+    let stdout = child.stdout.take().expect("stdout");
+    let printed = tokio::task::spawn_blocking(move || {
+        let mut lines = Vec::new();
+        let mut reader = BufReader::new(stdout).lines();
+        for line in reader.by_ref() {
+            let line = line.expect("line");
+            let done = line.contains("curl ");
+            lines.push(line);
+            if done {
+                break;
+            }
+        }
+        std::thread::spawn(move || reader.for_each(drop));
+        lines
+    });
+    let printed = tokio::time::timeout(Duration::from_secs(60), printed)
+        .await
+        .expect("demo printed in time")
+        .expect("reader");
+    (child, printed)
+}
+
+/// Two nodes started with `--demo` at once on one empty database: one seeds,
+/// the other reuses it; both serve with working tokens.
+async fn demo_on_two_nodes_at_once(app: TestApp) {
+    let url = app.database_url.clone();
+    let ((mut first, a), (mut second, b)) = tokio::join!(start_demo(&url), start_demo(&url));
+    for printed in [&a, &b] {
+        let token = printed
+            .iter()
+            .find_map(|l| l.trim().strip_prefix("token: "))
+            .expect("token line")
+            .to_owned();
+        let curl = printed
+            .iter()
+            .find(|l| l.contains("curl "))
+            .expect("curl line");
+        let target = curl.split('\'').nth(3).expect("quoted URL").to_owned();
+        let base = target.split("/api/").next().expect("base").to_owned();
+        let all = send(
+            reqwest::Client::new()
+                .get(format!("{base}/api/user/calls"))
+                .bearer_auth(&token),
+        )
+        .await;
+        assert_eq!(all.status, 200, "{printed:?}");
+    }
+    let users = stdout(&run(&url, &["users", "list"]));
+    assert_eq!(users.matches("demo@callbase.local").count(), 1, "{users}");
+    for child in [&mut first, &mut second] {
+        let _ = Command::new("kill")
+            .args(["-TERM", &child.id().to_string()])
+            .status();
+        let _ = child.wait();
+    }
+}
+
 /// `serve --demo` from the binary: token printed, the curl works, every
 /// status and type present, SIGTERM stops it cleanly; a second start reuses the data.
 async fn serve_demo_end_to_end(app: TestApp) {
@@ -208,31 +273,7 @@ async fn serve_demo_end_to_end(app: TestApp) {
     let client = reqwest::Client::new();
 
     for round in 0..2 {
-        let mut child = callbase(&url, &["serve", "--demo", "--listen", "127.0.0.1:0"])
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("spawn");
-        let stdout = child.stdout.take().expect("stdout");
-        let printed = tokio::task::spawn_blocking(move || {
-            let mut lines = Vec::new();
-            let mut reader = BufReader::new(stdout).lines();
-            for line in reader.by_ref() {
-                let line = line.expect("line");
-                let done = line.contains("curl ");
-                lines.push(line);
-                if done {
-                    break;
-                }
-            }
-            // Keep draining, as a terminal would, until the server exits.
-            std::thread::spawn(move || reader.for_each(drop));
-            lines
-        });
-        let printed = tokio::time::timeout(Duration::from_secs(60), printed)
-            .await
-            .expect("demo printed in time")
-            .expect("reader");
+        let (mut child, printed) = start_demo(&url).await;
         let text = printed.join("\n");
         let token = printed
             .iter()
@@ -353,5 +394,6 @@ backend_tests!(
     users_and_tokens,
     import_command,
     serve_demo_end_to_end,
-    demo_leaves_a_used_database_alone
+    demo_on_two_nodes_at_once,
+    demo_leaves_a_used_database_alone,
 );

@@ -90,11 +90,7 @@ async fn tokens_are_stored_only_as_hashes(app: TestApp) {
             bytes
         }
         Backend::Postgres => {
-            let (client, connection) =
-                tokio_postgres::connect(&app.database_url, tokio_postgres::NoTls)
-                    .await
-                    .expect("connect");
-            tokio::spawn(connection);
+            let client = crate::helpers::pg_connect(&app.database_url).await;
             let mut bytes = Vec::new();
             let rows = client
                 .query(

@@ -230,22 +230,28 @@ async fn start_demo(url: &str) -> (std::process::Child, Vec<String>) {
     (child, printed)
 }
 
+/// The token and the URL of the curl command a demo start printed.
+fn demo_access(printed: &[String]) -> (String, String) {
+    let token = printed
+        .iter()
+        .find_map(|l| l.trim().strip_prefix("token: "))
+        .expect("token line")
+        .to_owned();
+    let curl = printed
+        .iter()
+        .find(|l| l.contains("curl "))
+        .expect("curl line");
+    let target = curl.split('\'').nth(3).expect("quoted URL").to_owned();
+    (token, target)
+}
+
 /// Two nodes started with `--demo` at once on one empty database: one seeds,
 /// the other reuses it; both serve with working tokens.
 async fn demo_on_two_nodes_at_once(app: TestApp) {
     let url = app.database_url.clone();
     let ((mut first, a), (mut second, b)) = tokio::join!(start_demo(&url), start_demo(&url));
     for printed in [&a, &b] {
-        let token = printed
-            .iter()
-            .find_map(|l| l.trim().strip_prefix("token: "))
-            .expect("token line")
-            .to_owned();
-        let curl = printed
-            .iter()
-            .find(|l| l.contains("curl "))
-            .expect("curl line");
-        let target = curl.split('\'').nth(3).expect("quoted URL").to_owned();
+        let (token, target) = demo_access(printed);
         let base = target.split("/api/").next().expect("base").to_owned();
         let all = send(
             reqwest::Client::new()
@@ -275,17 +281,8 @@ async fn serve_demo_end_to_end(app: TestApp) {
     for round in 0..2 {
         let (mut child, printed) = start_demo(&url).await;
         let text = printed.join("\n");
-        let token = printed
-            .iter()
-            .find_map(|l| l.trim().strip_prefix("token: "))
-            .expect("token line")
-            .to_owned();
-        let curl = printed
-            .iter()
-            .find(|l| l.contains("curl "))
-            .expect("curl line");
-        let target = curl.split('\'').nth(3).expect("quoted URL").to_owned();
-        assert!(target.starts_with("http://127.0.0.1:"), "{curl}");
+        let (token, target) = demo_access(&printed);
+        assert!(target.starts_with("http://127.0.0.1:"), "{target}");
         if round == 1 {
             assert!(text.contains("reusing"), "{text}");
         }

@@ -44,6 +44,15 @@ pub enum Backend {
     Postgres,
 }
 
+/// A plain PostgreSQL connection, behind the service's back.
+pub async fn pg_connect(url: &str) -> tokio_postgres::Client {
+    let (client, connection) = tokio_postgres::connect(url, tokio_postgres::NoTls)
+        .await
+        .expect("connect");
+    tokio::spawn(connection);
+    client
+}
+
 /// The PostgreSQL server tests create their databases on.
 pub fn postgres_admin_url() -> String {
     std::env::var("CALLBASE_TEST_POSTGRES_URL")
@@ -297,11 +306,7 @@ impl TestApp {
                 DatabaseLock::Sqlite(conn)
             }
             Backend::Postgres => {
-                let (client, connection) =
-                    tokio_postgres::connect(&self.database_url, tokio_postgres::NoTls)
-                        .await
-                        .expect("connect");
-                tokio::spawn(connection);
+                let client = pg_connect(&self.database_url).await;
                 client
                     .batch_execute("BEGIN; LOCK TABLE calls, call_ids, schema_migrations IN ACCESS EXCLUSIVE MODE;")
                     .await
@@ -323,11 +328,7 @@ impl TestApp {
                 conn.execute_batch(sql).expect("sql");
             }
             Backend::Postgres => {
-                let (client, connection) =
-                    tokio_postgres::connect(&self.database_url, tokio_postgres::NoTls)
-                        .await
-                        .expect("connect");
-                tokio::spawn(connection);
+                let client = pg_connect(&self.database_url).await;
                 client.batch_execute(sql).await.expect("sql");
             }
         }
@@ -348,11 +349,7 @@ impl TestApp {
                     .expect("rows")
             }
             Backend::Postgres => {
-                let (client, connection) =
-                    tokio_postgres::connect(&self.database_url, tokio_postgres::NoTls)
-                        .await
-                        .expect("connect");
-                tokio::spawn(connection);
+                let client = pg_connect(&self.database_url).await;
                 client
                     .query(sql, &[])
                     .await

@@ -98,10 +98,6 @@ impl JsonText {
         &self.0
     }
 
-    pub fn into_string(self) -> String {
-        self.0
-    }
-
     pub fn empty_array() -> Self {
         Self("[]".to_owned())
     }

@@ -77,14 +77,6 @@ impl Conditions {
         self.parts.iter().map(|(_, v)| v)
     }
 
-    pub fn len(&self) -> usize {
-        self.parts.len()
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.parts.is_empty()
-    }
-
     /// The conditions on `calls` for a list: every filter, dates on `created_at`.
     pub fn for_calls(user_id: i64, filter: &CallFilter) -> Self {
         let mut c = Self::default();

@@ -1,0 +1,83 @@
+//! Compact JSON text of a receiver's answer.
+//!
+//! Answers are kept for the delivery log, so they are stored compact, but
+//! otherwise as the receiver wrote them: going through `serde_json::Value`
+//! would sort object keys and round large numbers, which would make the log
+//! lie about what was answered. Instead the text is validated, then the
+//! whitespace between tokens is dropped.
+
+use serde::de::IgnoredAny;
+
+/// The body without insignificant whitespace when it is one valid JSON value;
+/// None for empty, non-UTF-8 or invalid text.
+pub(crate) fn compact_json(body: &[u8]) -> Option<String> {
+    let text = std::str::from_utf8(body).ok()?;
+    serde_json::from_str::<IgnoredAny>(text).ok()?;
+    let mut compact = String::with_capacity(text.len());
+    let mut in_string = false;
+    let mut escaped = false;
+    for c in text.chars() {
+        if in_string {
+            compact.push(c);
+            if escaped {
+                escaped = false;
+            } else if c == '\\' {
+                escaped = true;
+            } else if c == '"' {
+                in_string = false;
+            }
+        } else if !matches!(c, ' ' | '\t' | '\n' | '\r') {
+            in_string = c == '"';
+            compact.push(c);
+        }
+    }
+    Some(compact)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn drops_whitespace_between_tokens_only() {
+        let body = b"{\n  \"b\" : [1, 2.50, {\"x y\": \"a \\\" b\"}],\r\n\t\"a\": null }\n";
+        assert_eq!(
+            compact_json(body).as_deref(),
+            Some(r#"{"b":[1,2.50,{"x y":"a \" b"}],"a":null}"#)
+        );
+    }
+
+    #[test]
+    fn keeps_key_order_numbers_and_escapes_as_written() {
+        let body = r#"{"z": 123456789012345678901234567890, "a": "\\", "é": "\u00e9"}"#;
+        assert_eq!(
+            compact_json(body.as_bytes()).as_deref(),
+            Some(r#"{"z":123456789012345678901234567890,"a":"\\","é":"\u00e9"}"#)
+        );
+    }
+
+    #[test]
+    fn scalars_are_json_too() {
+        assert_eq!(compact_json(b" \"ok\" ").as_deref(), Some("\"ok\""));
+        assert_eq!(compact_json(b"true").as_deref(), Some("true"));
+    }
+
+    #[test]
+    fn rejects_what_is_not_one_json_value() {
+        for body in [
+            &b""[..],
+            b"   ",
+            b"OK",
+            b"{\"a\":1} {}",
+            b"{\"a\":}",
+            b"\xff\"x\"",
+        ] {
+            assert_eq!(
+                compact_json(body),
+                None,
+                "{:?}",
+                String::from_utf8_lossy(body)
+            );
+        }
+    }
+}

@@ -14,6 +14,7 @@ use tower_http::normalize_path::NormalizePathLayer;
 
 use crate::http::auth::RateLimiter;
 use crate::http::{AppState, Limits, router};
+use crate::outbox::OutboxConfig;
 use crate::store::Store;
 
 /// What the server needs beyond its store.
@@ -24,6 +25,8 @@ pub struct Settings {
     /// Requests per user per minute; 0 switches the limit off.
     pub rate_limit_per_minute: u64,
     pub limits: Limits,
+    /// The webhook worker's settings; `None` runs no worker in this process.
+    pub outbox: Option<OutboxConfig>,
 }
 
 impl Settings {
@@ -33,6 +36,7 @@ impl Settings {
             public_url: public_url.into().trim_end_matches('/').to_owned(),
             rate_limit_per_minute: 1000,
             limits: Limits::default(),
+            outbox: Some(OutboxConfig::default()),
         }
     }
 }
@@ -45,10 +49,24 @@ pub async fn serve(
     settings: Settings,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> anyhow::Result<()> {
+    let wake = Arc::new(tokio::sync::Notify::new());
+    let (stop_worker, stopped) = tokio::sync::watch::channel(false);
+    let worker = match settings.outbox.clone() {
+        Some(config) => Some(tokio::spawn(crate::outbox::run(
+            store.clone(),
+            config.sender()?,
+            config,
+            wake.clone(),
+            stopped,
+        ))),
+        None => None,
+    };
     let state = AppState {
         store,
         public_url: settings.public_url.clone().into(),
         limiter: Arc::new(RateLimiter::per_minute(settings.rate_limit_per_minute)),
+        max_body_bytes: settings.limits.max_body_bytes,
+        outbox: wake,
     };
     // Trailing slashes are trimmed before routing, as Laravel matches routes.
     let app = NormalizePathLayer::trim_trailing_slash().layer(router(state, settings.limits));
@@ -86,6 +104,16 @@ pub async fn serve(
     tokio::select! {
         () = graceful.shutdown() => tracing::info!("all connections closed"),
         () = tokio::time::sleep(grace) => tracing::warn!(grace.seconds = grace.as_secs(), "connections still open after the grace period; closing them"),
+    }
+    let _ = stop_worker.send(true);
+    if let Some(worker) = worker {
+        match tokio::time::timeout(grace, worker).await {
+            Ok(Ok(())) => {}
+            Ok(Err(err)) => tracing::error!(error = %err, "webhook worker panicked"),
+            Err(_) => tracing::warn!(
+                "webhook attempts still running after the grace period; they will be retried"
+            ),
+        }
     }
     Ok(())
 }

@@ -85,7 +85,8 @@ pub async fn ensure(store: &dyn Store) -> anyhow::Result<Demo> {
             Err(err) => return Err(err.into()),
         },
     };
-    let (_, token) = crate::token::issue(store, &user, "demo", None).await?;
+    let (_, token) =
+        crate::token::issue(store, &user, "demo", None, crate::store::Scope::Write).await?;
     let calls = store.count_user_calls(user.id).await?;
     Ok(Demo {
         user: Some(user),

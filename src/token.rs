@@ -8,7 +8,7 @@ use rand::RngCore;
 use sha2::{Digest, Sha256};
 
 use crate::domain::timefmt::now_unix;
-use crate::store::{NewToken, Store, User};
+use crate::store::{NewToken, Scope, Store, User};
 
 /// Every token starts so, which makes leaked ones easy to scan for.
 pub const TOKEN_PREFIX: &str = "cb_";
@@ -40,6 +40,7 @@ pub async fn issue(
     user: &User,
     name: &str,
     expires_in_days: Option<u32>,
+    scope: Scope,
 ) -> anyhow::Result<(i64, String)> {
     let secret = generate();
     let token = store
@@ -49,6 +50,7 @@ pub async fn issue(
             hash: hash(&secret),
             prefix: display_prefix(&secret),
             expires_at: expires_in_days.map(|days| now_unix() + i64::from(days) * 86_400),
+            scope,
         })
         .await?;
     Ok((token.id, secret))

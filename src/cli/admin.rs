@@ -6,7 +6,7 @@ use anyhow::Context;
 use clap::Subcommand;
 
 use crate::domain::timefmt::{format_rfc3339, now_unix};
-use crate::store::{Store, StoreError, User};
+use crate::store::{Scope, Store, StoreError, User};
 
 #[derive(Debug, Subcommand)]
 pub enum UsersCommand {
@@ -34,6 +34,9 @@ pub enum TokensCommand {
         /// Days until the token stops working (default: never).
         #[arg(long)]
         expires_in_days: Option<u32>,
+        /// What the token may do: `read` (every write answers 403) or `write`.
+        #[arg(long, value_enum, default_value_t = ScopeArg::Write)]
+        scope: ScopeArg,
     },
     /// List a user's tokens (never the secrets).
     List {
@@ -42,6 +45,22 @@ pub enum TokensCommand {
     },
     /// Revoke a token by id; it stops working at once.
     Revoke { id: i64 },
+}
+
+/// A token's scope on the command line.
+#[derive(Debug, Clone, Copy, clap::ValueEnum)]
+pub enum ScopeArg {
+    Read,
+    Write,
+}
+
+impl From<ScopeArg> for Scope {
+    fn from(scope: ScopeArg) -> Self {
+        match scope {
+            ScopeArg::Read => Scope::Read,
+            ScopeArg::Write => Scope::Write,
+        }
+    }
 }
 
 pub async fn user_by_email(store: &dyn Store, email: &str) -> anyhow::Result<User> {
@@ -91,12 +110,15 @@ pub async fn tokens(db: &super::Database, command: TokensCommand) -> anyhow::Res
             user,
             name,
             expires_in_days,
+            scope,
         } => {
             let user = user_by_email(store.as_ref(), &user).await?;
+            let scope = Scope::from(scope);
             let (id, secret) =
-                crate::token::issue(store.as_ref(), &user, &name, expires_in_days).await?;
+                crate::token::issue(store.as_ref(), &user, &name, expires_in_days, scope).await?;
             println!(
-                "created token {id} ({name}) for {}; it is shown only this once:",
+                "created {} token {id} ({name}) for {}; it is shown only this once:",
+                scope.as_str(),
                 user.email
             );
             println!("{secret}");
@@ -104,8 +126,8 @@ pub async fn tokens(db: &super::Database, command: TokensCommand) -> anyhow::Res
         TokensCommand::List { user } => {
             let user = user_by_email(store.as_ref(), &user).await?;
             println!(
-                "{:>6}  {:<20}  {:<12}  {:<20}  {:<20}  STATUS",
-                "ID", "NAME", "PREFIX", "CREATED", "EXPIRES"
+                "{:>6}  {:<20}  {:<12}  {:<6}  {:<20}  {:<20}  STATUS",
+                "ID", "NAME", "PREFIX", "SCOPE", "CREATED", "EXPIRES"
             );
             let now = now_unix();
             for token in store.list_tokens(user.id).await? {
@@ -115,10 +137,11 @@ pub async fn tokens(db: &super::Database, command: TokensCommand) -> anyhow::Res
                     _ => "active".to_owned(),
                 };
                 println!(
-                    "{:>6}  {:<20}  {:<12}  {:<20}  {:<20}  {status}",
+                    "{:>6}  {:<20}  {:<12}  {:<6}  {:<20}  {:<20}  {status}",
                     token.id,
                     token.name,
                     format!("{}…", token.prefix),
+                    token.scope.as_str(),
                     format_rfc3339(token.created_at),
                     token
                         .expires_at

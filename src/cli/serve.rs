@@ -9,6 +9,7 @@ use std::io::Write;
 use clap::Args;
 
 use crate::app::{self, Settings};
+use crate::outbox::OutboxConfig;
 
 #[derive(Debug, Args)]
 pub struct ServeArgs {
@@ -37,6 +38,29 @@ pub struct ServeArgs {
     /// Largest request body accepted, in bytes (413 beyond).
     #[arg(long, env = "CALLBASE_MAX_BODY_BYTES", default_value_t = 1024 * 1024)]
     pub max_body_bytes: usize,
+
+    /// Send webhooks to loopback and private-network addresses too (refused
+    /// by default so that a webhook URL cannot reach internal services).
+    #[arg(long, env = "CALLBASE_WEBHOOK_ALLOW_PRIVATE")]
+    pub webhook_allow_private: bool,
+
+    /// Delays between webhook attempts, e.g. `5s,30s,2m,10m,1h,6h` (units ms,
+    /// s, m, h; each delay gets ±20% jitter); after the last, a delivery is
+    /// given up.
+    #[arg(long, env = "CALLBASE_WEBHOOK_RETRY_SCHEDULE", default_value = crate::webhook::DEFAULT_SCHEDULE)]
+    pub webhook_retry_schedule: String,
+
+    /// Seconds a webhook receiver may take to accept the connection.
+    #[arg(long, env = "CALLBASE_WEBHOOK_CONNECT_TIMEOUT", default_value_t = 5)]
+    pub webhook_connect_timeout: u64,
+
+    /// Seconds a webhook attempt may take in all.
+    #[arg(long, env = "CALLBASE_WEBHOOK_TIMEOUT", default_value_t = 15)]
+    pub webhook_timeout: u64,
+
+    /// Run no webhook worker in this process (another process sends them).
+    #[arg(long, env = "CALLBASE_NO_WEBHOOK_WORKER")]
+    pub no_webhook_worker: bool,
 }
 
 pub async fn run(db: &super::Database, args: ServeArgs) -> anyhow::Result<ExitCode> {
@@ -61,6 +85,18 @@ pub async fn run(db: &super::Database, args: ServeArgs) -> anyhow::Result<ExitCo
     settings.rate_limit_per_minute = args.rate_limit;
     settings.limits.request_timeout = Duration::from_secs(args.request_timeout.max(1));
     settings.limits.max_body_bytes = args.max_body_bytes;
+    settings.outbox = if args.no_webhook_worker {
+        None
+    } else {
+        Some(OutboxConfig {
+            connect_timeout: Duration::from_secs(args.webhook_connect_timeout.max(1)),
+            total_timeout: Duration::from_secs(args.webhook_timeout.max(1)),
+            allow_private: args.webhook_allow_private,
+            schedule: crate::webhook::parse_schedule(&args.webhook_retry_schedule)
+                .map_err(|e| anyhow::anyhow!("--webhook-retry-schedule: {e}"))?,
+            ..OutboxConfig::default()
+        })
+    };
     tracing::info!(
         listen = %local,
         public_url = %settings.public_url,

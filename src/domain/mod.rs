@@ -3,9 +3,11 @@
 
 pub mod call;
 pub mod filter;
+pub mod live;
 pub mod money;
 pub mod pagination;
 pub mod phone;
+pub mod post_call;
 pub mod timefmt;
 pub mod validation;
 

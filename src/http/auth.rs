@@ -6,13 +6,14 @@ use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use axum::extract::{Request, State};
-use axum::http::{HeaderMap, HeaderValue, header};
+use axum::http::{HeaderMap, HeaderValue, Method, header};
 use axum::middleware::Next;
 use axum::response::Response;
 
 use super::AppState;
 use super::error::ApiError;
 use crate::domain::timefmt::now_unix;
+use crate::store::Scope;
 
 /// The authenticated user, put into request extensions by [`require_token`].
 #[derive(Debug, Clone, Copy)]
@@ -39,14 +40,19 @@ pub async fn require_token(
 ) -> Result<Response, ApiError> {
     let token = bearer_token(request.headers()).ok_or(ApiError::Unauthenticated)?;
     let hash = crate::token::hash(token);
-    let user_id = state
+    let principal = state
         .store
         .authenticate(hash, now_unix())
         .await?
         .ok_or(ApiError::Unauthenticated)?;
+    let user_id = principal.user_id;
     tracing::Span::current().record("user.id", user_id);
 
     let quota = state.limiter.hit(user_id)?;
+    let reads_only = matches!(*request.method(), Method::GET | Method::HEAD);
+    if principal.scope == Scope::Read && !reads_only {
+        return Err(ApiError::forbidden());
+    }
     request.extensions_mut().insert(CurrentUser(user_id));
     let mut response = next.run(request).await;
     if let Some((limit, remaining)) = quota {

@@ -13,7 +13,7 @@ use crate::domain::filter::parse_call_list;
 use crate::domain::pagination::PageMeta;
 use crate::domain::validation::parse_int;
 
-const NOT_FOUND: &str = "Call not found";
+pub const NOT_FOUND: &str = "Call not found";
 const DELETE_NOT_FOUND: &str = "Call not found or does not belong to the authenticated user";
 
 /// Decoded query pairs, in order; a malformed query simply yields odd pairs.
@@ -78,7 +78,7 @@ pub async fn list(
 /// The id of `/calls/{id}`; anything that is not an integer matches no call.
 /// Leading zeros are read as the number (`010` is call 10), as the database
 /// comparison behind Famulor's route does.
-fn call_id(path: Result<Path<String>, PathRejection>) -> Option<i64> {
+pub fn path_id(path: Result<Path<String>, PathRejection>) -> Option<i64> {
     let Path(id) = path.ok()?;
     let (sign, digits) = id
         .strip_prefix('-')
@@ -95,7 +95,7 @@ pub async fn get(
     Extension(user): Extension<CurrentUser>,
     path: Result<Path<String>, PathRejection>,
 ) -> Result<Response, ApiError> {
-    let id = call_id(path).ok_or(ApiError::NotFound(NOT_FOUND))?;
+    let id = path_id(path).ok_or(ApiError::NotFound(NOT_FOUND))?;
     let call = state
         .store
         .get_call(user.0, id)
@@ -112,7 +112,7 @@ pub async fn delete(
     Extension(user): Extension<CurrentUser>,
     path: Result<Path<String>, PathRejection>,
 ) -> Result<Response, ApiError> {
-    let id = call_id(path).ok_or(ApiError::NotFound(DELETE_NOT_FOUND))?;
+    let id = path_id(path).ok_or(ApiError::NotFound(DELETE_NOT_FOUND))?;
     if !state.store.delete_call(user.0, id).await? {
         return Err(ApiError::NotFound(DELETE_NOT_FOUND));
     }

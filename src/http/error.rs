@@ -33,6 +33,9 @@ pub enum ApiError {
         retry_after: u64,
         reset_at: i64,
     },
+    /// Any other `{"message"}` answer: 400, 403, 409, ...
+    #[error("{0}: {1}")]
+    Message(StatusCode, std::borrow::Cow<'static, str>),
     /// 500: logged with its cause; the client learns nothing of it.
     #[error(transparent)]
     Internal(#[from] anyhow::Error),
@@ -46,6 +49,18 @@ impl From<StoreError> for ApiError {
                 Self::Internal(anyhow::anyhow!("unexpected conflict: {message}"))
             }
         }
+    }
+}
+
+impl ApiError {
+    /// 403 for a read-only token attempting a write.
+    pub fn forbidden() -> Self {
+        Self::Message(StatusCode::FORBIDDEN, "This action is unauthorized.".into())
+    }
+
+    /// 409 with a message.
+    pub fn conflict(text: impl Into<std::borrow::Cow<'static, str>>) -> Self {
+        Self::Message(StatusCode::CONFLICT, text.into())
     }
 }
 
@@ -70,6 +85,7 @@ impl IntoResponse for ApiError {
         match self {
             Self::Unauthenticated => message(StatusCode::UNAUTHORIZED, "Unauthenticated."),
             Self::NotFound(text) => message(StatusCode::NOT_FOUND, text),
+            Self::Message(status, text) => message(status, &text),
             Self::MethodNotAllowed {
                 method,
                 path,

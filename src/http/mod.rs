@@ -4,6 +4,9 @@
 pub mod auth;
 mod calls;
 pub mod error;
+mod idempotency;
+mod input;
+mod live;
 mod middleware;
 mod owned;
 pub mod views;
@@ -14,12 +17,14 @@ use std::time::Duration;
 use axum::extract::{OriginalUri, State};
 use axum::http::{Method, StatusCode};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{MethodRouter, get};
+use axum::routing::{MethodRouter, get, post};
 use axum::{Router, middleware as axum_mw};
 
 use self::auth::RateLimiter;
 use self::error::{ApiError, json_response, message};
 use crate::store::Store;
+
+pub use idempotency::KEY_TTL_SECS as IDEMPOTENCY_KEY_TTL_SECS;
 
 /// Everything a handler may use. Cheap to clone.
 #[derive(Clone)]
@@ -28,6 +33,10 @@ pub struct AppState {
     /// Base of the paginator URLs, without a trailing slash.
     pub public_url: Arc<str>,
     pub limiter: Arc<RateLimiter>,
+    /// Largest request body read (Idempotency-Key fingerprints read it whole).
+    pub max_body_bytes: usize,
+    /// Wakes the webhook worker when a write queued a delivery.
+    pub outbox: Arc<tokio::sync::Notify>,
 }
 
 impl AppState {
@@ -75,28 +84,84 @@ fn route(methods: MethodRouter<AppState>, allowed: &'static str) -> MethodRouter
 pub fn router(state: AppState, limits: Limits) -> Router {
     // Authentication wraps the handlers only, so that an unsupported method
     // answers 405 before any token is looked at (as Laravel routes do).
+    // Idempotency-Key handling runs inside it (it needs the user).
     let authed = |methods: MethodRouter<AppState>, allowed: &'static str| {
         route(
-            methods.route_layer(axum_mw::from_fn_with_state(
-                state.clone(),
-                auth::require_token,
-            )),
+            methods
+                .route_layer(axum_mw::from_fn_with_state(
+                    state.clone(),
+                    idempotency::idempotent,
+                ))
+                .route_layer(axum_mw::from_fn_with_state(
+                    state.clone(),
+                    auth::require_token,
+                )),
             allowed,
         )
     };
     let app = Router::new()
-        .route("/api/user/calls", authed(get(calls::list), "GET, HEAD"))
+        .route(
+            "/api/user/calls",
+            authed(get(calls::list).post(live::create), "GET, HEAD, POST"),
+        )
         .route(
             "/api/user/calls/{id}",
-            authed(get(calls::get).delete(calls::delete), "GET, HEAD, DELETE"),
+            authed(
+                get(calls::get).patch(live::update).delete(calls::delete),
+                "GET, HEAD, PATCH, DELETE",
+            ),
         )
+        .route(
+            "/api/user/calls/{id}/transcript",
+            authed(post(live::append_transcript), "POST"),
+        )
+        .route(
+            "/api/user/calls/{id}/webhook-deliveries",
+            authed(get(live::deliveries), "GET, HEAD"),
+        )
+        .route(
+            "/api/user/calls/{id}/webhook-deliveries/redeliver",
+            authed(post(live::redeliver), "POST"),
+        )
+        .route("/api/user/make_call", authed(post(live::make_call), "POST"))
         .route(
             "/api/user/assistants/get",
             authed(get(owned::list_assistants), "GET, HEAD"),
         )
         .route(
+            "/api/user/assistant",
+            authed(post(owned::create_assistant), "POST"),
+        )
+        .route(
+            "/api/user/assistant/{id}",
+            authed(
+                get(owned::show_assistant)
+                    .put(owned::update_assistant)
+                    .patch(owned::update_assistant)
+                    .delete(owned::delete_assistant),
+                "GET, HEAD, PUT, PATCH, DELETE",
+            ),
+        )
+        .route(
+            "/api/user/assistant/{id}/webhook-secret",
+            authed(post(owned::rotate_secret), "POST"),
+        )
+        .route(
             "/api/user/campaigns",
-            authed(get(owned::list_campaigns), "GET, HEAD"),
+            authed(
+                get(owned::list_campaigns).post(owned::create_campaign),
+                "GET, HEAD, POST",
+            ),
+        )
+        .route(
+            "/api/user/campaigns/{id}",
+            authed(
+                get(owned::show_campaign)
+                    .put(owned::update_campaign)
+                    .patch(owned::update_campaign)
+                    .delete(owned::delete_campaign),
+                "GET, HEAD, PUT, PATCH, DELETE",
+            ),
         )
         .route("/health", route(get(health), "GET, HEAD"))
         .fallback(|| async { message(StatusCode::NOT_FOUND, "Not Found") })

@@ -9,7 +9,11 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 
+use crate::domain::live::CallChange;
 use crate::domain::{CallFilter, CallRecord, NewCall};
+
+mod live;
+pub use live::*;
 
 /// What can go wrong in storage that a caller may act on.
 #[derive(Debug, thiserror::Error)]
@@ -44,6 +48,40 @@ pub struct ApiToken {
     pub created_at: i64,
     pub expires_at: Option<i64>,
     pub revoked_at: Option<i64>,
+    pub scope: Scope,
+}
+
+/// What a token may do.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Scope {
+    /// Reads only: every write answers 403.
+    Read,
+    /// Reads and writes.
+    Write,
+}
+
+impl Scope {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Read => "read",
+            Self::Write => "write",
+        }
+    }
+
+    pub fn parse(text: &str) -> Option<Self> {
+        match text {
+            "read" => Some(Self::Read),
+            "write" => Some(Self::Write),
+            _ => None,
+        }
+    }
+}
+
+/// Who a valid token speaks for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Principal {
+    pub user_id: i64,
+    pub scope: Scope,
 }
 
 /// A token about to be stored.
@@ -55,6 +93,7 @@ pub struct NewToken {
     pub hash: [u8; 32],
     pub prefix: String,
     pub expires_at: Option<i64>,
+    pub scope: Scope,
 }
 
 /// A voice assistant of a user.
@@ -62,10 +101,37 @@ pub struct NewToken {
 pub struct Assistant {
     pub id: i64,
     pub user_id: i64,
-    pub name: String,
-    pub status: String,
     pub created_at: i64,
     pub updated_at: i64,
+    pub fields: AssistantFields,
+}
+
+/// An assistant's settings: what create and update write.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AssistantFields {
+    pub name: String,
+    pub status: String,
+    /// The number it calls from and answers on (E.164), if any.
+    pub phone_number: Option<String>,
+    pub is_webhook_active: bool,
+    pub webhook_url: Option<String>,
+    pub send_webhook_only_on_completed: bool,
+    pub include_recording_in_webhook: bool,
+}
+
+impl AssistantFields {
+    /// A new assistant's defaults, as Famulor's.
+    pub fn named(name: impl Into<String>) -> Self {
+        Self {
+            name: name.into(),
+            status: "active".to_owned(),
+            phone_number: None,
+            is_webhook_active: false,
+            webhook_url: None,
+            send_webhook_only_on_completed: true,
+            include_recording_in_webhook: true,
+        }
+    }
 }
 
 /// A calling campaign of a user.
@@ -113,8 +179,8 @@ pub trait Store: Send + Sync + 'static {
     async fn list_tokens(&self, user_id: i64) -> StoreResult<Vec<ApiToken>>;
     /// Revokes a token; false when no such token or already revoked.
     async fn revoke_token(&self, token_id: i64) -> StoreResult<bool>;
-    /// The user owning an active (not revoked, not expired at `now`) token.
-    async fn authenticate(&self, hash: [u8; 32], now: i64) -> StoreResult<Option<i64>>;
+    /// The user (and scope) of an active (not revoked, not expired at `now`) token.
+    async fn authenticate(&self, hash: [u8; 32], now: i64) -> StoreResult<Option<Principal>>;
 
     async fn list_assistants(
         &self,
@@ -144,6 +210,93 @@ pub trait Store: Send + Sync + 'static {
     ) -> StoreResult<Vec<ImportOutcome>>;
     /// Number of calls of a user (demo seeding and the CLI; not a hot path).
     async fn count_user_calls(&self, user_id: i64) -> StoreResult<u64>;
+
+    // Assistants and campaigns. Deleted ones are hidden (`None`/`false`).
+    /// Conflict when the user already has an assistant of that name.
+    async fn create_assistant(
+        &self,
+        user_id: i64,
+        fields: AssistantFields,
+        webhook_secret: String,
+    ) -> StoreResult<Assistant>;
+    async fn get_assistant(&self, user_id: i64, id: i64) -> StoreResult<Option<Assistant>>;
+    /// Conflict on a taken name; `None` when there is no such assistant.
+    async fn update_assistant(
+        &self,
+        user_id: i64,
+        id: i64,
+        fields: AssistantFields,
+    ) -> StoreResult<Option<Assistant>>;
+    /// Hides the assistant; its calls keep showing its name.
+    async fn delete_assistant(&self, user_id: i64, id: i64) -> StoreResult<bool>;
+    async fn set_webhook_secret(&self, user_id: i64, id: i64, secret: String) -> StoreResult<bool>;
+    async fn create_campaign(&self, user_id: i64, fields: CampaignFields) -> StoreResult<Campaign>;
+    async fn get_campaign(&self, user_id: i64, id: i64) -> StoreResult<Option<Campaign>>;
+    async fn update_campaign(
+        &self,
+        user_id: i64,
+        id: i64,
+        fields: CampaignFields,
+    ) -> StoreResult<Option<Campaign>>;
+    async fn delete_campaign(&self, user_id: i64, id: i64) -> StoreResult<bool>;
+
+    // Live calls. Each write keeps the rollups exact and, when the call
+    // reaches its final status, queues its webhook in the same transaction.
+    async fn create_call(&self, user_id: i64, draft: CallDraft) -> StoreResult<CallWrite>;
+    async fn update_call(
+        &self,
+        user_id: i64,
+        call_id: i64,
+        change: CallChange,
+    ) -> StoreResult<CallWrite>;
+
+    // Webhook outbox.
+    /// Leases up to `limit` deliveries that are due at `now_ms` to `worker`.
+    async fn claim_deliveries(
+        &self,
+        worker: &str,
+        now_ms: i64,
+        lease_ms: i64,
+        limit: u32,
+    ) -> StoreResult<Vec<DueDelivery>>;
+    /// Records an attempt and what follows it; ignored when `worker` no longer
+    /// holds the lease (another process took it over).
+    async fn record_attempt(
+        &self,
+        delivery_id: i64,
+        worker: &str,
+        attempt: AttemptRecord,
+        next: DeliveryNext,
+    ) -> StoreResult<()>;
+    /// When the next pending delivery is due (ms), if any.
+    async fn next_delivery_at(&self) -> StoreResult<Option<i64>>;
+    /// `None` when the user has no such call.
+    async fn list_deliveries(
+        &self,
+        user_id: i64,
+        call_id: i64,
+    ) -> StoreResult<Option<Vec<Delivery>>>;
+    async fn redeliver(&self, user_id: i64, call_id: i64) -> StoreResult<Redelivery>;
+
+    // Idempotency keys.
+    async fn idempotency_start(
+        &self,
+        user_id: i64,
+        key: &str,
+        fingerprint: [u8; 32],
+        now: i64,
+        expired_before: i64,
+    ) -> StoreResult<IdempotencyStart>;
+    async fn idempotency_finish(
+        &self,
+        user_id: i64,
+        key: &str,
+        status: u16,
+        body: Vec<u8>,
+    ) -> StoreResult<()>;
+    async fn idempotency_release(&self, user_id: i64, key: &str) -> StoreResult<()>;
+    /// Drops keys created before `before`; returns how many.
+    async fn purge_idempotency_keys(&self, before: i64) -> StoreResult<u64>;
 }
 
 /// How to open a database, beyond its URL.

@@ -58,6 +58,7 @@ async fn every_auth_failure(app: TestApp) {
             hash: callbase::token::hash(&secret),
             prefix: callbase::token::display_prefix(&secret),
             expires_at: Some(callbase::domain::timefmt::now_unix() - 1),
+            scope: callbase::store::Scope::Write,
         })
         .await
         .expect("token");

@@ -4,7 +4,7 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 
 use callbase::app::{self, Settings};
-use callbase::store::{self, Store, User};
+use callbase::store::{self, Scope, Store, User};
 use reqwest::StatusCode;
 use reqwest::header::HeaderMap;
 use serde_json::{Value, json};
@@ -263,6 +263,14 @@ pub async fn spawn_on(
         .expect("bind");
     let addr = listener.local_addr().expect("addr");
     let mut settings = Settings::new(format!("http://{addr}"));
+    // Webhooks go to receivers on 127.0.0.1 in tests, retried quickly.
+    settings.outbox = Some(callbase::outbox::OutboxConfig {
+        allow_private: true,
+        schedule: vec![std::time::Duration::from_millis(200); 3],
+        poll_interval: std::time::Duration::from_millis(50),
+        total_timeout: std::time::Duration::from_secs(5),
+        ..callbase::outbox::OutboxConfig::default()
+    });
     adjust(&mut settings);
     let (tx, rx) = oneshot::channel();
     let server = tokio::spawn(app::serve(listener, store.clone(), settings, async {
@@ -372,9 +380,10 @@ impl TestApp {
             .create_user(email, "Test User")
             .await
             .expect("user");
-        let (_, token) = callbase::token::issue(self.store.as_ref(), &user, "test", None)
-            .await
-            .expect("token");
+        let (_, token) =
+            callbase::token::issue(self.store.as_ref(), &user, "test", None, Scope::Write)
+                .await
+                .expect("token");
         (user, token)
     }
 
@@ -416,6 +425,37 @@ impl TestApp {
 
     pub async fn delete(&self, path: &str, token: &str) -> Answer {
         self.request(reqwest::Method::DELETE, path, Some(token))
+            .await
+    }
+
+    /// A request with a JSON body (and optional extra headers).
+    pub async fn send_json(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        token: &str,
+        body: &Value,
+        headers: &[(&str, &str)],
+    ) -> Answer {
+        let mut request = self
+            .client
+            .request(method, self.url(path))
+            .header("Accept", "application/json")
+            .bearer_auth(token)
+            .json(body);
+        for (name, value) in headers {
+            request = request.header(*name, *value);
+        }
+        send(request).await
+    }
+
+    pub async fn post(&self, path: &str, token: &str, body: Value) -> Answer {
+        self.send_json(reqwest::Method::POST, path, token, &body, &[])
+            .await
+    }
+
+    pub async fn patch(&self, path: &str, token: &str, body: Value) -> Answer {
+        self.send_json(reqwest::Method::PATCH, path, token, &body, &[])
             .await
     }
 

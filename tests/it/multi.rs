@@ -14,9 +14,15 @@ async fn two_servers_share_one_database(a: TestApp) {
         .create_user("bob@example.com", "Bob")
         .await
         .expect("bob");
-    let (bob_token_id, bob_token) = callbase::token::issue(b.store.as_ref(), &bob, "t", None)
-        .await
-        .expect("token");
+    let (bob_token_id, bob_token) = callbase::token::issue(
+        b.store.as_ref(),
+        &bob,
+        "t",
+        None,
+        callbase::store::Scope::Write,
+    )
+    .await
+    .expect("token");
     assert_eq!(a.list(&bob_token, "").await.status, 200);
     // Emails stay unique across servers.
     assert!(

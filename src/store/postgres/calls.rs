@@ -88,7 +88,7 @@ fn call_from_row(row: &Row) -> StoreResult<CallRecord> {
 }
 
 /// Enum codes are 1..=10: they always fit.
-fn small(code: i64) -> i16 {
+pub(super) fn small(code: i64) -> i16 {
     i16::try_from(code).unwrap_or(i16::MAX)
 }
 
@@ -209,7 +209,11 @@ pub async fn list(
     Ok(Page { total, rows })
 }
 
-pub async fn get(client: &Client, user_id: i64, call_id: i64) -> StoreResult<Option<CallRecord>> {
+pub async fn get<C: GenericClient>(
+    client: &C,
+    user_id: i64,
+    call_id: i64,
+) -> StoreResult<Option<CallRecord>> {
     let stmt = client
         .prepare_cached(&format!("{CALL_SELECT} WHERE c.user_id = $1 AND c.id = $2"))
         .await?;
@@ -221,37 +225,6 @@ pub async fn get(client: &Client, user_id: i64, call_id: i64) -> StoreResult<Opt
         .transpose()
 }
 
-/// A user's assistants or campaigns (same columns), newest first.
-pub async fn list_owned(
-    client: &Client,
-    table: &str,
-    user_id: i64,
-    page: Option<(u64, u64)>,
-) -> StoreResult<Page<Row>> {
-    let total: i64 = client
-        .query_one(
-            &format!("SELECT count(*) FROM {table} WHERE user_id = $1"),
-            &[&user_id],
-        )
-        .await?
-        .get(0);
-    let (limit, offset) = page.map_or((None, 0), |(l, o)| (Some(to_i64(l)), to_i64(o)));
-    let rows = client
-        .query(
-            &format!(
-                "SELECT id, user_id, name, status, created_at, updated_at FROM {table}
-                 WHERE user_id = $1 ORDER BY created_at DESC, id DESC LIMIT $2 OFFSET $3"
-            ),
-            &[&user_id, &limit, &offset],
-        )
-        .await?;
-    Ok(Page {
-        total: total.unsigned_abs(),
-        rows,
-    })
-}
-
-/// Upserts a batch set-wise: a handful of statements per batch, whatever its size.
 /// Upserts a batch set-wise: a handful of statements per batch, whatever its
 /// size. Rows are locked in id (and name, and rollup-key) order so concurrent
 /// imports cannot deadlock each other; should PostgreSQL still pick this
@@ -335,6 +308,12 @@ pub async fn delete(client: &mut Client, user_id: i64, call_id: i64) -> StoreRes
         tx.rollback().await?;
         return Ok(false);
     };
+    // Its webhook deliveries go with it (their attempts by cascade).
+    tx.execute(
+        "DELETE FROM webhook_deliveries WHERE user_id = $1 AND call_id = $2",
+        &[&user_id, &call_id],
+    )
+    .await?;
     let mut deltas = CountDeltas::default();
     deltas.add(key_of(&row)?, -1);
     apply_deltas(&tx, user_id, deltas).await?;
@@ -355,7 +334,11 @@ fn key_of(row: &Row) -> StoreResult<RollupKey> {
 
 /// Adds a transaction's count changes to the three rollups, one statement each;
 /// rows come sorted by key, so concurrent writers lock them in the same order.
-async fn apply_deltas(tx: &Transaction<'_>, user_id: i64, deltas: CountDeltas) -> StoreResult<()> {
+pub(super) async fn apply_deltas(
+    tx: &Transaction<'_>,
+    user_id: i64,
+    deltas: CountDeltas,
+) -> StoreResult<()> {
     let rollups = deltas.into_rollups();
     if !rollups.totals.is_empty() {
         let (mut status, mut kind, mut assistant, mut campaign, mut n) =

@@ -19,6 +19,11 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         "rollup_indexes",
         include_str!("migrations/0004_rollup_indexes.sql"),
     ),
+    (
+        5,
+        "live_calls",
+        include_str!("migrations/0005_live_calls.sql"),
+    ),
 ];
 
 /// Arbitrary constant: the advisory lock all callbase processes agree on.

@@ -2,7 +2,9 @@
 //! database (see docs/SCALING.md). Same behaviour as SQLite, set-based import.
 
 mod calls;
+mod live;
 mod migrate;
+mod owned;
 
 use std::str::FromStr;
 use std::time::Duration;
@@ -13,9 +15,11 @@ use tokio_postgres::error::SqlState;
 use tokio_postgres::{NoTls, Row};
 
 use super::{
-    ApiToken, Assistant, Campaign, ImportOutcome, NewToken, Page, Store, StoreError, StoreResult,
-    User,
+    ApiToken, Assistant, AssistantFields, AttemptRecord, CallDraft, CallWrite, Campaign,
+    CampaignFields, Delivery, DeliveryNext, DueDelivery, IdempotencyStart, ImportOutcome, NewToken,
+    Page, Principal, Redelivery, Scope, Store, StoreError, StoreResult, User,
 };
+use crate::domain::live::CallChange;
 use crate::domain::timefmt::now_unix;
 use crate::domain::{CallFilter, CallRecord, NewCall};
 
@@ -105,14 +109,21 @@ fn token_from_row(row: &Row) -> ApiToken {
         created_at: row.get(4),
         expires_at: row.get(5),
         revoked_at: row.get(6),
+        scope: scope_from(row.get(7)),
     }
+}
+
+/// Unknown scopes (never written) read as the narrower one.
+fn scope_from(text: &str) -> Scope {
+    Scope::parse(text).unwrap_or(Scope::Read)
 }
 
 const USER_COLUMNS: &str = "id, email, name, created_at";
 /// ASCII-only case folding, the expression of the unique index (migration 3).
 const EMAIL_KEY: &str =
     "translate(email, 'ABCDEFGHIJKLMNOPQRSTUVWXYZ', 'abcdefghijklmnopqrstuvwxyz')";
-const TOKEN_COLUMNS: &str = "id, user_id, name, token_prefix, created_at, expires_at, revoked_at";
+const TOKEN_COLUMNS: &str =
+    "id, user_id, name, token_prefix, created_at, expires_at, revoked_at, scope";
 
 #[async_trait]
 impl Store for PgStore {
@@ -185,8 +196,8 @@ impl Store for PgStore {
     async fn create_token(&self, token: NewToken) -> StoreResult<ApiToken> {
         let client = self.pool.get().await?;
         let sql = format!(
-            "INSERT INTO api_tokens (user_id, name, token_hash, token_prefix, created_at, expires_at)
-             VALUES ($1, $2, $3, $4, $5, $6) RETURNING {TOKEN_COLUMNS}"
+            "INSERT INTO api_tokens (user_id, name, token_hash, token_prefix, created_at, expires_at, scope)
+             VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING {TOKEN_COLUMNS}"
         );
         let hash: &[u8] = &token.hash;
         let row = client
@@ -199,6 +210,7 @@ impl Store for PgStore {
                     &token.prefix,
                     &now_unix(),
                     &token.expires_at,
+                    &token.scope.as_str(),
                 ],
             )
             .await?;
@@ -227,11 +239,11 @@ impl Store for PgStore {
         Ok(changed > 0)
     }
 
-    async fn authenticate(&self, hash: [u8; 32], now: i64) -> StoreResult<Option<i64>> {
+    async fn authenticate(&self, hash: [u8; 32], now: i64) -> StoreResult<Option<Principal>> {
         let client = self.pool.get().await?;
         let stmt = client
             .prepare_cached(
-                "SELECT user_id FROM api_tokens
+                "SELECT user_id, scope FROM api_tokens
                  WHERE token_hash = $1 AND revoked_at IS NULL AND (expires_at IS NULL OR expires_at > $2)",
             )
             .await?;
@@ -239,7 +251,10 @@ impl Store for PgStore {
         Ok(client
             .query_opt(&stmt, &[&hash, &now])
             .await?
-            .map(|row| row.get(0)))
+            .map(|row| Principal {
+                user_id: row.get(0),
+                scope: scope_from(row.get(1)),
+            }))
     }
 
     async fn list_assistants(
@@ -249,39 +264,12 @@ impl Store for PgStore {
         offset: u64,
     ) -> StoreResult<Page<Assistant>> {
         let client = self.pool.get().await?;
-        let page = calls::list_owned(&client, "assistants", user_id, Some((limit, offset))).await?;
-        Ok(Page {
-            total: page.total,
-            rows: page
-                .rows
-                .iter()
-                .map(|row| Assistant {
-                    id: row.get(0),
-                    user_id: row.get(1),
-                    name: row.get(2),
-                    status: row.get(3),
-                    created_at: row.get(4),
-                    updated_at: row.get(5),
-                })
-                .collect(),
-        })
+        owned::list_assistants(&client, user_id, limit, offset).await
     }
 
     async fn list_campaigns(&self, user_id: i64) -> StoreResult<Vec<Campaign>> {
         let client = self.pool.get().await?;
-        let page = calls::list_owned(&client, "campaigns", user_id, None).await?;
-        Ok(page
-            .rows
-            .iter()
-            .map(|row| Campaign {
-                id: row.get(0),
-                user_id: row.get(1),
-                name: row.get(2),
-                status: row.get(3),
-                created_at: row.get(4),
-                updated_at: row.get(5),
-            })
-            .collect())
+        owned::list_campaigns(&client, user_id).await
     }
 
     async fn list_calls(
@@ -321,5 +309,154 @@ impl Store for PgStore {
             .await?
             .get(0);
         Ok(n.unsigned_abs())
+    }
+
+    async fn create_assistant(
+        &self,
+        user_id: i64,
+        fields: AssistantFields,
+        webhook_secret: String,
+    ) -> StoreResult<Assistant> {
+        let client = self.pool.get().await?;
+        owned::create_assistant(&client, user_id, &fields, &webhook_secret).await
+    }
+
+    async fn get_assistant(&self, user_id: i64, id: i64) -> StoreResult<Option<Assistant>> {
+        let client = self.pool.get().await?;
+        owned::get_assistant(&client, user_id, id).await
+    }
+
+    async fn update_assistant(
+        &self,
+        user_id: i64,
+        id: i64,
+        fields: AssistantFields,
+    ) -> StoreResult<Option<Assistant>> {
+        let client = self.pool.get().await?;
+        owned::update_assistant(&client, user_id, id, &fields).await
+    }
+
+    async fn delete_assistant(&self, user_id: i64, id: i64) -> StoreResult<bool> {
+        let client = self.pool.get().await?;
+        owned::soft_delete(&client, "assistants", user_id, id).await
+    }
+
+    async fn set_webhook_secret(&self, user_id: i64, id: i64, secret: String) -> StoreResult<bool> {
+        let client = self.pool.get().await?;
+        owned::set_webhook_secret(&client, user_id, id, &secret).await
+    }
+
+    async fn create_campaign(&self, user_id: i64, fields: CampaignFields) -> StoreResult<Campaign> {
+        let client = self.pool.get().await?;
+        owned::create_campaign(&client, user_id, &fields).await
+    }
+
+    async fn get_campaign(&self, user_id: i64, id: i64) -> StoreResult<Option<Campaign>> {
+        let client = self.pool.get().await?;
+        owned::get_campaign(&client, user_id, id).await
+    }
+
+    async fn update_campaign(
+        &self,
+        user_id: i64,
+        id: i64,
+        fields: CampaignFields,
+    ) -> StoreResult<Option<Campaign>> {
+        let client = self.pool.get().await?;
+        owned::update_campaign(&client, user_id, id, &fields).await
+    }
+
+    async fn delete_campaign(&self, user_id: i64, id: i64) -> StoreResult<bool> {
+        let client = self.pool.get().await?;
+        owned::soft_delete(&client, "campaigns", user_id, id).await
+    }
+
+    async fn create_call(&self, user_id: i64, draft: CallDraft) -> StoreResult<CallWrite> {
+        let mut client = self.pool.get().await?;
+        live::create_call(&mut client, user_id, &draft).await
+    }
+
+    async fn update_call(
+        &self,
+        user_id: i64,
+        call_id: i64,
+        change: CallChange,
+    ) -> StoreResult<CallWrite> {
+        let mut client = self.pool.get().await?;
+        live::update_call(&mut client, user_id, call_id, &change).await
+    }
+
+    async fn claim_deliveries(
+        &self,
+        worker: &str,
+        now_ms: i64,
+        lease_ms: i64,
+        limit: u32,
+    ) -> StoreResult<Vec<DueDelivery>> {
+        let mut client = self.pool.get().await?;
+        live::claim(&mut client, worker, now_ms, lease_ms, limit).await
+    }
+
+    async fn record_attempt(
+        &self,
+        delivery_id: i64,
+        worker: &str,
+        attempt: AttemptRecord,
+        next: DeliveryNext,
+    ) -> StoreResult<()> {
+        let mut client = self.pool.get().await?;
+        live::record_attempt(&mut client, delivery_id, worker, &attempt, &next).await
+    }
+
+    async fn next_delivery_at(&self) -> StoreResult<Option<i64>> {
+        let client = self.pool.get().await?;
+        live::next_delivery_at(&client).await
+    }
+
+    async fn list_deliveries(
+        &self,
+        user_id: i64,
+        call_id: i64,
+    ) -> StoreResult<Option<Vec<Delivery>>> {
+        let mut client = self.pool.get().await?;
+        live::list_deliveries(&mut client, user_id, call_id).await
+    }
+
+    async fn redeliver(&self, user_id: i64, call_id: i64) -> StoreResult<Redelivery> {
+        let mut client = self.pool.get().await?;
+        live::redeliver(&mut client, user_id, call_id).await
+    }
+
+    async fn idempotency_start(
+        &self,
+        user_id: i64,
+        key: &str,
+        fingerprint: [u8; 32],
+        now: i64,
+        expired_before: i64,
+    ) -> StoreResult<IdempotencyStart> {
+        let mut client = self.pool.get().await?;
+        live::idempotency_start(&mut client, user_id, key, fingerprint, now, expired_before).await
+    }
+
+    async fn idempotency_finish(
+        &self,
+        user_id: i64,
+        key: &str,
+        status: u16,
+        body: Vec<u8>,
+    ) -> StoreResult<()> {
+        let client = self.pool.get().await?;
+        live::idempotency_finish(&client, user_id, key, status, &body).await
+    }
+
+    async fn idempotency_release(&self, user_id: i64, key: &str) -> StoreResult<()> {
+        let client = self.pool.get().await?;
+        live::idempotency_release(&client, user_id, key).await
+    }
+
+    async fn purge_idempotency_keys(&self, before: i64) -> StoreResult<u64> {
+        let client = self.pool.get().await?;
+        live::purge_idempotency(&client, before).await
     }
 }

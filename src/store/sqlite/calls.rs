@@ -358,6 +358,9 @@ pub fn delete(conn: &mut Connection, user_id: i64, call_id: i64) -> StoreResult<
         })
         .optional()?;
     if let Some(key) = removed {
+        // Its webhook deliveries go with it (their attempts by cascade).
+        tx.prepare_cached("DELETE FROM webhook_deliveries WHERE user_id = ?1 AND call_id = ?2")?
+            .execute(params![user_id, call_id])?;
         let mut deltas = CountDeltas::default();
         deltas.add(key, -1);
         apply_deltas(&tx, user_id, deltas)?;
@@ -367,7 +370,11 @@ pub fn delete(conn: &mut Connection, user_id: i64, call_id: i64) -> StoreResult<
 }
 
 /// Adds a transaction's count changes to the three rollups.
-fn apply_deltas(tx: &Connection, user_id: i64, deltas: CountDeltas) -> rusqlite::Result<()> {
+pub(super) fn apply_deltas(
+    tx: &Connection,
+    user_id: i64,
+    deltas: CountDeltas,
+) -> rusqlite::Result<()> {
     let rollups = deltas.into_rollups();
     let mut totals = tx.prepare_cached(
         "INSERT INTO call_totals (user_id, status, type, assistant_id, campaign_id, n) VALUES (?1, ?2, ?3, ?4, ?5, ?6)
@@ -435,29 +442,4 @@ fn write_values(
         Value::Integer(call.created_at),
         Value::Integer(call.updated_at),
     ]
-}
-
-/// Lists a user's assistants or campaigns (same columns), newest first.
-pub fn list_owned<T>(
-    conn: &Connection,
-    table: &str,
-    user_id: i64,
-    page: Option<(u64, u64)>,
-    map: impl Fn(&Row<'_>) -> rusqlite::Result<T>,
-) -> StoreResult<Page<T>> {
-    let total: i64 = conn
-        .prepare_cached(&format!("SELECT count(*) FROM {table} WHERE user_id = ?1"))?
-        .query_row([user_id], |r| r.get(0))?;
-    let (limit, offset) = page.map_or((-1, 0), |(l, o)| (to_i64(l), to_i64(o)));
-    let mut stmt = conn.prepare_cached(&format!(
-        "SELECT id, user_id, name, status, created_at, updated_at FROM {table}
-         WHERE user_id = ?1 ORDER BY created_at DESC, id DESC LIMIT CAST(?2 AS INTEGER) OFFSET ?3"
-    ))?;
-    let rows = stmt
-        .query_map(params![user_id, limit, offset], map)?
-        .collect::<rusqlite::Result<_>>()?;
-    Ok(Page {
-        total: total.unsigned_abs(),
-        rows,
-    })
 }

@@ -14,6 +14,11 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         "rollup_indexes",
         include_str!("migrations/0003_rollup_indexes.sql"),
     ),
+    (
+        4,
+        "live_calls",
+        include_str!("migrations/0004_live_calls.sql"),
+    ),
 ];
 
 /// Applies every migration newer than the database, all in one transaction.

@@ -1,7 +1,9 @@
 //! The embedded SQLite backend (the default): one file, WAL mode.
 
 mod calls;
+mod live;
 mod migrate;
+mod owned;
 mod pool;
 
 use std::path::{Path, PathBuf};
@@ -11,9 +13,11 @@ use rusqlite::{OptionalExtension, Row, params};
 
 use self::pool::Pool;
 use super::{
-    ApiToken, Assistant, Campaign, ImportOutcome, NewToken, Page, Store, StoreError, StoreResult,
-    User,
+    ApiToken, Assistant, AssistantFields, AttemptRecord, CallDraft, CallWrite, Campaign,
+    CampaignFields, Delivery, DeliveryNext, DueDelivery, IdempotencyStart, ImportOutcome, NewToken,
+    Page, Principal, Redelivery, Scope, Store, StoreError, StoreResult, User,
 };
+use crate::domain::live::CallChange;
 use crate::domain::timefmt::now_unix;
 use crate::domain::{CallFilter, CallRecord, NewCall};
 
@@ -79,10 +83,17 @@ fn token_from_row(row: &Row<'_>) -> rusqlite::Result<ApiToken> {
         created_at: row.get(4)?,
         expires_at: row.get(5)?,
         revoked_at: row.get(6)?,
+        scope: scope_from(row.get::<_, String>(7)?),
     })
 }
 
-const TOKEN_COLUMNS: &str = "id, user_id, name, token_prefix, created_at, expires_at, revoked_at";
+/// Unknown scopes (never written) read as the narrower one.
+fn scope_from(text: String) -> Scope {
+    Scope::parse(&text).unwrap_or(Scope::Read)
+}
+
+const TOKEN_COLUMNS: &str =
+    "id, user_id, name, token_prefix, created_at, expires_at, revoked_at, scope";
 
 #[async_trait]
 impl Store for SqliteStore {
@@ -152,12 +163,12 @@ impl Store for SqliteStore {
         self.pool
             .write(move |conn| {
                 let sql = format!(
-                    "INSERT INTO api_tokens (user_id, name, token_hash, token_prefix, created_at, expires_at)
-                     VALUES (?1, ?2, ?3, ?4, ?5, ?6) RETURNING {TOKEN_COLUMNS}"
+                    "INSERT INTO api_tokens (user_id, name, token_hash, token_prefix, created_at, expires_at, scope)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7) RETURNING {TOKEN_COLUMNS}"
                 );
                 let row = conn.query_row(
                     &sql,
-                    params![token.user_id, token.name, &token.hash[..], token.prefix, now_unix(), token.expires_at],
+                    params![token.user_id, token.name, &token.hash[..], token.prefix, now_unix(), token.expires_at, token.scope.as_str()],
                     token_from_row,
                 )?;
                 Ok(row)
@@ -192,14 +203,21 @@ impl Store for SqliteStore {
             .await
     }
 
-    async fn authenticate(&self, hash: [u8; 32], now: i64) -> StoreResult<Option<i64>> {
+    async fn authenticate(&self, hash: [u8; 32], now: i64) -> StoreResult<Option<Principal>> {
         self.pool
             .read(move |conn| {
                 let mut stmt = conn.prepare_cached(
-                    "SELECT user_id FROM api_tokens
+                    "SELECT user_id, scope FROM api_tokens
                      WHERE token_hash = ?1 AND revoked_at IS NULL AND (expires_at IS NULL OR expires_at > ?2)",
                 )?;
-                Ok(stmt.query_row(params![&hash[..], now], |row| row.get(0)).optional()?)
+                Ok(stmt
+                    .query_row(params![&hash[..], now], |row| {
+                        Ok(Principal {
+                            user_id: row.get(0)?,
+                            scope: scope_from(row.get(1)?),
+                        })
+                    })
+                    .optional()?)
             })
             .await
     }
@@ -211,36 +229,13 @@ impl Store for SqliteStore {
         offset: u64,
     ) -> StoreResult<Page<Assistant>> {
         self.pool
-            .read(move |conn| {
-                calls::list_owned(conn, "assistants", user_id, Some((limit, offset)), |row| {
-                    Ok(Assistant {
-                        id: row.get(0)?,
-                        user_id: row.get(1)?,
-                        name: row.get(2)?,
-                        status: row.get(3)?,
-                        created_at: row.get(4)?,
-                        updated_at: row.get(5)?,
-                    })
-                })
-            })
+            .read(move |conn| owned::list_assistants(conn, user_id, limit, offset))
             .await
     }
 
     async fn list_campaigns(&self, user_id: i64) -> StoreResult<Vec<Campaign>> {
         self.pool
-            .read(move |conn| {
-                let page = calls::list_owned(conn, "campaigns", user_id, None, |row| {
-                    Ok(Campaign {
-                        id: row.get(0)?,
-                        user_id: row.get(1)?,
-                        name: row.get(2)?,
-                        status: row.get(3)?,
-                        created_at: row.get(4)?,
-                        updated_at: row.get(5)?,
-                    })
-                })?;
-                Ok(page.rows)
-            })
+            .read(move |conn| owned::list_campaigns(conn, user_id))
             .await
     }
 
@@ -289,6 +284,180 @@ impl Store for SqliteStore {
                 )?;
                 Ok(n.unsigned_abs())
             })
+            .await
+    }
+
+    async fn create_assistant(
+        &self,
+        user_id: i64,
+        fields: AssistantFields,
+        webhook_secret: String,
+    ) -> StoreResult<Assistant> {
+        self.pool
+            .write(move |conn| owned::create_assistant(conn, user_id, &fields, &webhook_secret))
+            .await
+    }
+
+    async fn get_assistant(&self, user_id: i64, id: i64) -> StoreResult<Option<Assistant>> {
+        self.pool
+            .read(move |conn| owned::get_assistant(conn, user_id, id))
+            .await
+    }
+
+    async fn update_assistant(
+        &self,
+        user_id: i64,
+        id: i64,
+        fields: AssistantFields,
+    ) -> StoreResult<Option<Assistant>> {
+        self.pool
+            .write(move |conn| owned::update_assistant(conn, user_id, id, &fields))
+            .await
+    }
+
+    async fn delete_assistant(&self, user_id: i64, id: i64) -> StoreResult<bool> {
+        self.pool
+            .write(move |conn| owned::soft_delete(conn, "assistants", user_id, id))
+            .await
+    }
+
+    async fn set_webhook_secret(&self, user_id: i64, id: i64, secret: String) -> StoreResult<bool> {
+        self.pool
+            .write(move |conn| owned::set_webhook_secret(conn, user_id, id, &secret))
+            .await
+    }
+
+    async fn create_campaign(&self, user_id: i64, fields: CampaignFields) -> StoreResult<Campaign> {
+        self.pool
+            .write(move |conn| owned::create_campaign(conn, user_id, &fields))
+            .await
+    }
+
+    async fn get_campaign(&self, user_id: i64, id: i64) -> StoreResult<Option<Campaign>> {
+        self.pool
+            .read(move |conn| owned::get_campaign(conn, user_id, id))
+            .await
+    }
+
+    async fn update_campaign(
+        &self,
+        user_id: i64,
+        id: i64,
+        fields: CampaignFields,
+    ) -> StoreResult<Option<Campaign>> {
+        self.pool
+            .write(move |conn| owned::update_campaign(conn, user_id, id, &fields))
+            .await
+    }
+
+    async fn delete_campaign(&self, user_id: i64, id: i64) -> StoreResult<bool> {
+        self.pool
+            .write(move |conn| owned::soft_delete(conn, "campaigns", user_id, id))
+            .await
+    }
+
+    async fn create_call(&self, user_id: i64, draft: CallDraft) -> StoreResult<CallWrite> {
+        self.pool
+            .write(move |conn| live::create_call(conn, user_id, &draft))
+            .await
+    }
+
+    async fn update_call(
+        &self,
+        user_id: i64,
+        call_id: i64,
+        change: CallChange,
+    ) -> StoreResult<CallWrite> {
+        self.pool
+            .write(move |conn| live::update_call(conn, user_id, call_id, &change))
+            .await
+    }
+
+    async fn claim_deliveries(
+        &self,
+        worker: &str,
+        now_ms: i64,
+        lease_ms: i64,
+        limit: u32,
+    ) -> StoreResult<Vec<DueDelivery>> {
+        let worker = worker.to_owned();
+        self.pool
+            .write(move |conn| live::claim(conn, &worker, now_ms, lease_ms, limit))
+            .await
+    }
+
+    async fn record_attempt(
+        &self,
+        delivery_id: i64,
+        worker: &str,
+        attempt: AttemptRecord,
+        next: DeliveryNext,
+    ) -> StoreResult<()> {
+        let worker = worker.to_owned();
+        self.pool
+            .write(move |conn| live::record_attempt(conn, delivery_id, &worker, &attempt, &next))
+            .await
+    }
+
+    async fn next_delivery_at(&self) -> StoreResult<Option<i64>> {
+        self.pool.read(live::next_delivery_at).await
+    }
+
+    async fn list_deliveries(
+        &self,
+        user_id: i64,
+        call_id: i64,
+    ) -> StoreResult<Option<Vec<Delivery>>> {
+        self.pool
+            .read(move |conn| live::list_deliveries(conn, user_id, call_id))
+            .await
+    }
+
+    async fn redeliver(&self, user_id: i64, call_id: i64) -> StoreResult<Redelivery> {
+        self.pool
+            .write(move |conn| live::redeliver(conn, user_id, call_id))
+            .await
+    }
+
+    async fn idempotency_start(
+        &self,
+        user_id: i64,
+        key: &str,
+        fingerprint: [u8; 32],
+        now: i64,
+        expired_before: i64,
+    ) -> StoreResult<IdempotencyStart> {
+        let key = key.to_owned();
+        self.pool
+            .write(move |conn| {
+                live::idempotency_start(conn, user_id, &key, fingerprint, now, expired_before)
+            })
+            .await
+    }
+
+    async fn idempotency_finish(
+        &self,
+        user_id: i64,
+        key: &str,
+        status: u16,
+        body: Vec<u8>,
+    ) -> StoreResult<()> {
+        let key = key.to_owned();
+        self.pool
+            .write(move |conn| live::idempotency_finish(conn, user_id, &key, status, &body))
+            .await
+    }
+
+    async fn idempotency_release(&self, user_id: i64, key: &str) -> StoreResult<()> {
+        let key = key.to_owned();
+        self.pool
+            .write(move |conn| live::idempotency_release(conn, user_id, &key))
+            .await
+    }
+
+    async fn purge_idempotency_keys(&self, before: i64) -> StoreResult<u64> {
+        self.pool
+            .write(move |conn| live::purge_idempotency(conn, before))
             .await
     }
 }

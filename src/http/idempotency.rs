@@ -1,0 +1,118 @@
+//! `Idempotency-Key` on writes: the first answer to a key is stored with a
+//! fingerprint of the request, and a retry with the same key and request gets
+//! that answer again without running anything (the IETF draft
+//! "The Idempotency-Key HTTP Header Field").
+
+use axum::body::{Body, to_bytes};
+use axum::extract::{Request, State};
+use axum::http::{HeaderValue, Method, StatusCode, header};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use sha2::{Digest, Sha256};
+
+use super::AppState;
+use super::auth::CurrentUser;
+use super::error::ApiError;
+use crate::domain::timefmt::now_unix;
+use crate::store::IdempotencyStart;
+
+pub const HEADER: &str = "idempotency-key";
+/// How long a key is remembered.
+pub const KEY_TTL_SECS: i64 = 24 * 3600;
+/// Longest key accepted.
+const MAX_KEY_LEN: usize = 255;
+/// Largest answer kept for replay (write answers are one call or smaller).
+const MAX_STORED_ANSWER: usize = 4 * 1024 * 1024;
+
+fn key_of(request: &Request) -> Result<Option<String>, ApiError> {
+    let Some(value) = request.headers().get(HEADER) else {
+        return Ok(None);
+    };
+    let key = value.to_str().ok().map(str::trim).unwrap_or_default();
+    if key.is_empty() || key.len() > MAX_KEY_LEN || !key.bytes().all(|b| b.is_ascii_graphic()) {
+        return Err(ApiError::Message(
+            StatusCode::BAD_REQUEST,
+            "The Idempotency-Key header must be 1 to 255 visible ASCII characters.".into(),
+        ));
+    }
+    Ok(Some(key.to_owned()))
+}
+
+/// Runs after authentication on every `/api` route; reads pass straight through.
+pub async fn idempotent(
+    State(state): State<AppState>,
+    request: Request,
+    next: Next,
+) -> Result<Response, ApiError> {
+    if matches!(*request.method(), Method::GET | Method::HEAD) {
+        return Ok(next.run(request).await);
+    }
+    let Some(key) = key_of(&request)? else {
+        return Ok(next.run(request).await);
+    };
+    let Some(user) = request.extensions().get::<CurrentUser>().copied() else {
+        return Ok(next.run(request).await);
+    };
+    let (parts, body) = request.into_parts();
+    let body = to_bytes(body, state.max_body_bytes).await.map_err(|_| {
+        ApiError::Message(StatusCode::PAYLOAD_TOO_LARGE, "Payload Too Large".into())
+    })?;
+    let mut hasher = Sha256::new();
+    hasher.update(parts.method.as_str().as_bytes());
+    hasher.update(b" ");
+    hasher.update(parts.uri.path().as_bytes());
+    hasher.update(b"\n");
+    hasher.update(&body);
+    let fingerprint: [u8; 32] = hasher.finalize().into();
+
+    let now = now_unix();
+    match state
+        .store
+        .idempotency_start(user.0, &key, fingerprint, now, now - KEY_TTL_SECS)
+        .await?
+    {
+        IdempotencyStart::Fresh => {}
+        IdempotencyStart::Replay { status, body } => {
+            let status = StatusCode::from_u16(status).unwrap_or(StatusCode::OK);
+            let mut response = (status, body).into_response();
+            let headers = response.headers_mut();
+            headers.insert(
+                header::CONTENT_TYPE,
+                HeaderValue::from_static("application/json"),
+            );
+            headers.insert("idempotent-replayed", HeaderValue::from_static("true"));
+            return Ok(response);
+        }
+        IdempotencyStart::Mismatch => {
+            return Err(ApiError::Message(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "This Idempotency-Key was already used for a different request.".into(),
+            ));
+        }
+        IdempotencyStart::InFlight => {
+            return Err(ApiError::conflict(
+                "A request with this Idempotency-Key is still being processed; retry later.",
+            ));
+        }
+    }
+
+    let response = next.run(Request::from_parts(parts, Body::from(body))).await;
+    // Server errors roll their transaction back: the key is freed so that a
+    // retry runs again. Everything else is the answer to remember.
+    if response.status().is_server_error() {
+        state.store.idempotency_release(user.0, &key).await?;
+        return Ok(response);
+    }
+    let (parts, body) = response.into_parts();
+    let Ok(bytes) = to_bytes(body, MAX_STORED_ANSWER).await else {
+        state.store.idempotency_release(user.0, &key).await?;
+        return Err(ApiError::Internal(anyhow::anyhow!(
+            "answer too large to keep for Idempotency-Key replay"
+        )));
+    };
+    state
+        .store
+        .idempotency_finish(user.0, &key, parts.status.as_u16(), bytes.to_vec())
+        .await?;
+    Ok(Response::from_parts(parts, Body::from(bytes)))
+}

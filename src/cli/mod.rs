@@ -2,6 +2,7 @@
 
 mod admin;
 mod import;
+mod owned;
 mod serve;
 
 use std::io::IsTerminal;
@@ -65,6 +66,12 @@ pub enum Command {
     /// Manage API tokens.
     #[command(subcommand)]
     Tokens(admin::TokensCommand),
+    /// Manage a user's assistants (and their webhook settings).
+    #[command(subcommand)]
+    Assistants(owned::AssistantsCommand),
+    /// Manage a user's campaigns.
+    #[command(subcommand)]
+    Campaigns(owned::CampaignsCommand),
     /// Import call records (NDJSON, or a JSON document with a `data` array).
     Import(import::ImportArgs),
 }
@@ -125,6 +132,8 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         }
         Command::Users(command) => admin::users(&db, command).await,
         Command::Tokens(command) => admin::tokens(&db, command).await,
+        Command::Assistants(command) => owned::assistants(&db, command).await,
+        Command::Campaigns(command) => owned::campaigns(&db, command).await,
         Command::Import(args) => import::run(&db, args).await,
     }
 }

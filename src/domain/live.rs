@@ -188,15 +188,25 @@ pub fn append_segments(transcript: &JsonText, segments: &[Segment]) -> JsonText 
             (at, raw.get().to_owned())
         })
         .collect();
+    /// A segment's fields in the contract's order.
+    #[derive(serde::Serialize)]
+    struct Out<'a> {
+        text: &'a str,
+        #[serde(rename = "type")]
+        kind: &'static str,
+        sender: &'static str,
+        timestamp: &'a serde_json::Number,
+    }
     for segment in segments {
-        let text = serde_json::json!({
-            "text": segment.text,
-            "type": "transcript",
-            "sender": segment.sender.as_str(),
-            "timestamp": segment.timestamp,
-        });
+        let text = serde_json::to_string(&Out {
+            text: &segment.text,
+            kind: "transcript",
+            sender: segment.sender.as_str(),
+            timestamp: &segment.timestamp,
+        })
+        .unwrap_or_default();
         let at = segment.timestamp.as_f64().unwrap_or(f64::NEG_INFINITY);
-        all.push((at, text.to_string()));
+        all.push((at, text));
     }
     all.sort_by(|a, b| a.0.total_cmp(&b.0));
     let mut out = String::with_capacity(all.iter().map(|(_, s)| s.len() + 1).sum::<usize>() + 2);
@@ -210,6 +220,11 @@ pub fn append_segments(transcript: &JsonText, segments: &[Segment]) -> JsonText 
     out.push(']');
     JsonText::from_trusted(out)
 }
+
+/// The statuses an assistant may have.
+pub const ASSISTANT_STATUSES: [&str; 2] = ["active", "inactive"];
+/// The statuses a campaign may have.
+pub const CAMPAIGN_STATUSES: [&str; 3] = ["active", "paused", "completed"];
 
 /// Famulor's phone-number rule for make_call: E.164, `+` then 2 to 15 digits,
 /// the first not 0.

@@ -18,14 +18,13 @@ use super::input::{Fields, Given, JsonObject};
 use super::views::{JsonBuf, PageUrls, write_paginator};
 use crate::domain::FieldErrors;
 use crate::domain::filter::{echo_params, parse_page_query};
+use crate::domain::live::{ASSISTANT_STATUSES, CAMPAIGN_STATUSES};
 use crate::domain::pagination::PageMeta;
 use crate::domain::timefmt::format_rfc3339;
 use crate::store::{Assistant, AssistantFields, Campaign, CampaignFields, StoreError};
 
 const ASSISTANT_NOT_FOUND: &str = "Assistant not found";
 const CAMPAIGN_NOT_FOUND: &str = "Campaign not found";
-const ASSISTANT_STATUSES: [&str; 2] = ["active", "inactive"];
-const CAMPAIGN_STATUSES: [&str; 3] = ["active", "paused", "completed"];
 
 #[derive(Serialize)]
 struct AssistantView<'a> {

@@ -387,7 +387,233 @@ async fn demo_leaves_a_used_database_alone(app: TestApp) {
     let _ = child.wait();
 }
 
+async fn scopes_assistants_and_campaigns(app: TestApp) {
+    let url = app.database_url.clone();
+    let (user, _) = app.user("ops@example.com").await;
+    let create = |scope: &str| {
+        let output = run(
+            &url,
+            &[
+                "tokens",
+                "create",
+                "--user",
+                "ops@example.com",
+                "--scope",
+                scope,
+            ],
+        );
+        assert!(output.status.success(), "{output:?}");
+        stdout(&output).lines().last().expect("token").to_owned()
+    };
+    let reader = create("read");
+    let writer = create("write");
+    assert!(
+        !run(
+            &url,
+            &[
+                "tokens",
+                "create",
+                "--user",
+                "ops@example.com",
+                "--scope",
+                "admin"
+            ]
+        )
+        .status
+        .success()
+    );
+    let listed = stdout(&run(&url, &["tokens", "list", "--user", "ops@example.com"]));
+    assert!(
+        listed.contains("SCOPE") && listed.contains("read") && listed.contains("write"),
+        "{listed}"
+    );
+
+    // An assistant with a webhook, made on the command line.
+    let output = run(
+        &url,
+        &[
+            "assistants",
+            "create",
+            "--user",
+            "ops@example.com",
+            "--name",
+            "Front desk",
+            "--phone-number",
+            "+4930123456",
+            "--webhook-url",
+            "https://hooks.example.com/in",
+            "--webhook-active",
+            "true",
+        ],
+    );
+    assert!(output.status.success(), "{output:?}");
+    let secret = stdout(&output).lines().last().expect("secret").to_owned();
+    assert!(secret.starts_with("whsec_"), "{secret}");
+    let id = app
+        .store
+        .list_assistants(user.id, 10, 0)
+        .await
+        .expect("list")
+        .rows[0]
+        .id;
+    let shown = app.get(&format!("/api/user/assistant/{id}"), &reader).await;
+    assert_eq!(shown.body["name"], "Front desk");
+    assert_eq!(shown.body["is_webhook_active"], true);
+    assert_eq!(shown.body["phone_number"], "+4930123456");
+    let bad = run(
+        &url,
+        &[
+            "assistants",
+            "create",
+            "--user",
+            "ops@example.com",
+            "--name",
+            "X",
+            "--webhook-active",
+            "true",
+        ],
+    );
+    assert!(!bad.status.success());
+    assert!(
+        String::from_utf8_lossy(&bad.stderr).contains("--webhook-url"),
+        "{bad:?}"
+    );
+
+    let id_arg = id.to_string();
+    let updated = run(
+        &url,
+        &[
+            "assistants",
+            "update",
+            &id_arg,
+            "--user",
+            "ops@example.com",
+            "--name",
+            "Reception",
+            "--webhook-active",
+            "false",
+        ],
+    );
+    assert!(updated.status.success(), "{updated:?}");
+    let shown = app.get(&format!("/api/user/assistant/{id}"), &writer).await;
+    assert_eq!(shown.body["name"], "Reception");
+    assert_eq!(shown.body["is_webhook_active"], false);
+    let listed = stdout(&run(
+        &url,
+        &["assistants", "list", "--user", "ops@example.com"],
+    ));
+    assert!(listed.contains("Reception"), "{listed}");
+    let rotated = run(
+        &url,
+        &[
+            "assistants",
+            "rotate-secret",
+            &id_arg,
+            "--user",
+            "ops@example.com",
+        ],
+    );
+    assert!(rotated.status.success());
+    assert_ne!(stdout(&rotated).lines().last(), Some(secret.as_str()));
+    assert!(
+        run(
+            &url,
+            &["assistants", "delete", &id_arg, "--user", "ops@example.com"]
+        )
+        .status
+        .success()
+    );
+    assert_eq!(
+        app.get(&format!("/api/user/assistant/{id}"), &writer)
+            .await
+            .status,
+        404
+    );
+    assert!(
+        !run(
+            &url,
+            &["assistants", "delete", &id_arg, "--user", "ops@example.com"]
+        )
+        .status
+        .success()
+    );
+
+    // Campaigns.
+    let made = run(
+        &url,
+        &[
+            "campaigns",
+            "create",
+            "--user",
+            "ops@example.com",
+            "--name",
+            "Spring",
+            "--status",
+            "paused",
+        ],
+    );
+    assert!(made.status.success(), "{made:?}");
+    let campaigns = app.get("/api/user/campaigns", &reader).await;
+    assert_eq!(campaigns.body["data"][0]["status"], "paused");
+    let cid = campaigns.body["data"][0]["id"]
+        .as_i64()
+        .expect("id")
+        .to_string();
+    assert!(
+        run(
+            &url,
+            &[
+                "campaigns",
+                "update",
+                &cid,
+                "--user",
+                "ops@example.com",
+                "--status",
+                "active"
+            ]
+        )
+        .status
+        .success()
+    );
+    assert!(
+        !run(
+            &url,
+            &[
+                "campaigns",
+                "update",
+                &cid,
+                "--user",
+                "ops@example.com",
+                "--status",
+                "nope"
+            ]
+        )
+        .status
+        .success()
+    );
+    assert!(
+        stdout(&run(
+            &url,
+            &["campaigns", "list", "--user", "ops@example.com"]
+        ))
+        .contains("active")
+    );
+    assert!(
+        run(
+            &url,
+            &["campaigns", "delete", &cid, "--user", "ops@example.com"]
+        )
+        .status
+        .success()
+    );
+    assert_eq!(
+        app.get("/api/user/campaigns", &reader).await.body["data"],
+        json!([])
+    );
+}
+
 backend_tests!(
+    scopes_assistants_and_campaigns,
     users_and_tokens,
     import_command,
     serve_demo_end_to_end,

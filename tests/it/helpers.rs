@@ -592,7 +592,8 @@ pub const CALL_FIELDS: [&str; 18] = [
 
 /// Keys of a JSON object in the order they appear in its text.
 pub fn key_order(text: &str) -> Vec<String> {
-    // serde_json sorts keys, so read the order off the text with a streaming visitor.
+    // Read the order off the text itself with a streaming visitor, whatever
+    // map type serde_json is built with.
     use serde::de::{Deserializer, IgnoredAny, MapAccess, Visitor};
     struct Keys;
     impl<'de> Visitor<'de> for Keys {

@@ -152,8 +152,9 @@ async fn live_call_story(app: TestApp) {
         json!({"text": "Guten Tag! Wie kann ich helfen?", "type": "transcript", "sender": "bot", "timestamp": 1754055268.525861})
     );
     assert!(
-        second.text.contains("1754055268.525861"),
-        "timestamp spelled as sent"
+        second.text.contains(r#"{"text":"Guten Tag! Wie kann ich helfen?","type":"transcript","sender":"bot","timestamp":1754055268.525861}"#),
+        "the contract's key order, the timestamp spelled as sent: {}",
+        second.text
     );
 
     // Evaluation, costs, recording; then the final status.
@@ -174,7 +175,16 @@ async fn live_call_story(app: TestApp) {
     assert_eq!(answer.body["answered_by"], "human");
     assert_eq!(answer.body["carrier_cost"], json!(0.0123));
     assert!(answer.text.contains(r#""total_cost":0.08"#));
-    assert_eq!(answer.body["evaluation"][0]["name"], "interested");
+    assert!(
+        answer.text.contains(r#""evaluation":[{"name":"interested","type":"bool","value":true,"description":"Wants an offer"}]"#),
+        "evaluation kept in the contract's key order: {}",
+        answer.text
+    );
+    assert!(
+        answer
+            .text
+            .contains(r#""variables":{"customer_name":"Jana","topic":"invoice"}"#)
+    );
     let before_final = answer.body["updated_at"].clone();
 
     let done = app

@@ -21,7 +21,22 @@ async fn assistants_are_paginated_and_private(app: TestApp) {
     assert_eq!(first.body["last_page"], 2);
     assert_eq!(first.body["data"].as_array().map(Vec::len), Some(10));
     let one = &first.body["data"][0];
-    assert_eq!(key_order(&one.to_string()).len(), 6);
+    let fields = [
+        "id",
+        "user_id",
+        "name",
+        "status",
+        "phone_number",
+        "is_webhook_active",
+        "webhook_url",
+        "send_webhook_only_on_completed",
+        "include_recording_in_webhook",
+        "created_at",
+        "updated_at",
+    ];
+    assert_eq!(key_order(&one.to_string()), fields);
+    assert_eq!(one["is_webhook_active"], false);
+    assert_eq!(one["send_webhook_only_on_completed"], true);
     assert_eq!(one["user_id"], alice.id);
     assert_eq!(one["status"], "active");
     for field in [

@@ -22,20 +22,38 @@ async fn unknown_routes_and_methods(app: TestApp) {
         );
     }
     let cases = [
-        ("POST", "/api/user/calls", "api/user/calls", "GET, HEAD"),
-        ("DELETE", "/api/user/calls", "api/user/calls", "GET, HEAD"),
+        (
+            "PUT",
+            "/api/user/calls",
+            "api/user/calls",
+            "GET, HEAD, POST",
+        ),
+        (
+            "DELETE",
+            "/api/user/calls",
+            "api/user/calls",
+            "GET, HEAD, POST",
+        ),
         (
             "PUT",
             "/api/user/calls/5",
             "api/user/calls/5",
-            "GET, HEAD, DELETE",
+            "GET, HEAD, PATCH, DELETE",
         ),
         (
-            "PATCH",
+            "POST",
             "/api/user/calls/5",
             "api/user/calls/5",
-            "GET, HEAD, DELETE",
+            "GET, HEAD, PATCH, DELETE",
         ),
+        ("GET", "/api/user/make_call", "api/user/make_call", "POST"),
+        (
+            "GET",
+            "/api/user/calls/5/transcript",
+            "api/user/calls/5/transcript",
+            "POST",
+        ),
+        ("GET", "/api/user/assistant", "api/user/assistant", "POST"),
         (
             "POST",
             "/api/user/assistants/get",
@@ -46,7 +64,7 @@ async fn unknown_routes_and_methods(app: TestApp) {
             "DELETE",
             "/api/user/campaigns",
             "api/user/campaigns",
-            "GET, HEAD",
+            "GET, HEAD, POST",
         ),
         ("POST", "/health", "health", "GET, HEAD"),
     ];

@@ -51,6 +51,10 @@ pub async fn serve(
 ) -> anyhow::Result<()> {
     let wake = Arc::new(tokio::sync::Notify::new());
     let (stop_worker, stopped) = tokio::sync::watch::channel(false);
+    tokio::spawn(crate::outbox::purge_idempotency_keys(
+        store.clone(),
+        stopped.clone(),
+    ));
     let worker = match settings.outbox.clone() {
         Some(config) => Some(tokio::spawn(crate::outbox::run(
             store.clone(),

@@ -82,7 +82,6 @@ pub async fn run(
     // A lease outlives any attempt, so no other process sends it meanwhile.
     let lease_ms = millis(config.total_timeout + config.connect_timeout) + 30_000;
     let slots = Arc::new(Semaphore::new(config.concurrency.max(1)));
-    let mut last_purge = tokio::time::Instant::now();
     let mut tasks = tokio::task::JoinSet::new();
     tracing::info!(worker = %worker, "webhook worker started");
     while !*stop.borrow() {
@@ -119,13 +118,6 @@ pub async fn run(
             });
         }
         while tasks.try_join_next().is_some() {}
-        if last_purge.elapsed() >= PURGE_EVERY {
-            last_purge = tokio::time::Instant::now();
-            let before = now_unix() - crate::http::IDEMPOTENCY_KEY_TTL_SECS;
-            if let Err(err) = store.purge_idempotency_keys(before).await {
-                tracing::warn!(error = %err, "cannot purge idempotency keys");
-            }
-        }
         if claimed > 0 && claimed == free {
             continue; // more may be due right now
         }
@@ -145,6 +137,25 @@ pub async fn run(
     }
     while tasks.join_next().await.is_some() {}
     tracing::info!("webhook worker stopped");
+}
+
+/// Drops idempotency keys past their lifetime, hourly, until `stop` turns
+/// true. Runs in every `serve` process, webhook worker or not.
+pub async fn purge_idempotency_keys(store: Arc<dyn Store>, mut stop: watch::Receiver<bool>) {
+    let mut every = tokio::time::interval(PURGE_EVERY);
+    while !*stop.borrow() {
+        tokio::select! {
+            _ = every.tick() => {
+                let before = now_unix() - crate::http::IDEMPOTENCY_KEY_TTL_SECS;
+                match store.purge_idempotency_keys(before).await {
+                    Ok(0) => {}
+                    Ok(n) => tracing::info!(keys = n, "purged expired idempotency keys"),
+                    Err(err) => tracing::warn!(error = %err, "cannot purge idempotency keys"),
+                }
+            }
+            _ = stop.changed() => {}
+        }
+    }
 }
 
 /// One attempt of one delivery, and its record.

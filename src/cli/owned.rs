@@ -220,6 +220,15 @@ pub async fn assistants(
             let a = named(store.update_assistant(user.id, id, fields).await)?
                 .with_context(|| format!("the user has no assistant {id}"))?;
             print_assistant(&a);
+            let secret = crate::webhook::generate_secret();
+            if a.fields.is_webhook_active
+                && store
+                    .ensure_webhook_secret(user.id, id, secret.clone())
+                    .await?
+            {
+                println!("its new webhook signing secret is shown only this once:");
+                println!("{secret}");
+            }
         }
         AssistantsCommand::Delete { id, user } => {
             let user = user_by_email(store, &user).await?;

@@ -92,6 +92,11 @@ pub struct CallChange {
     pub segments: Vec<Segment>,
 }
 
+/// Largest transcript a call may grow to by appends. Each append rewrites
+/// the whole transcript, and lists return it whole: a bound keeps both sane
+/// (a long call's transcript is tens of KiB).
+pub const MAX_TRANSCRIPT_BYTES: usize = 4 << 20;
+
 /// Why a change was refused (409).
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("{0}")]
@@ -156,7 +161,15 @@ impl CallChange {
             state.evaluation = evaluation.clone();
         }
         if !self.segments.is_empty() {
-            state.transcript = append_segments(&state.transcript, &self.segments);
+            let merged = append_segments(&state.transcript, &self.segments);
+            if merged.as_str().len() > MAX_TRANSCRIPT_BYTES {
+                *state = before;
+                return Err(Refusal(format!(
+                    "The call's transcript would exceed {} MiB; it cannot take more segments.",
+                    MAX_TRANSCRIPT_BYTES >> 20
+                )));
+            }
+            state.transcript = merged;
         }
         let changed = *state != before;
         if changed {

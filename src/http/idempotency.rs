@@ -96,23 +96,68 @@ pub async fn idempotent(
         }
     }
 
-    let response = next.run(Request::from_parts(parts, Body::from(body))).await;
-    // Server errors roll their transaction back: the key is freed so that a
-    // retry runs again. Everything else is the answer to remember.
+    // The request and the recording of its answer run in a task of their
+    // own: should the client go away or the request time out (503), the
+    // write still finishes and its answer is still kept for the retry.
+    let request = Request::from_parts(parts, Body::from(body));
+    let task = tokio::spawn(async move {
+        let response = next.run(request).await;
+        remember(&state, user.0, &key, response).await
+    });
+    match task.await {
+        Ok(answer) => answer,
+        Err(err) => Err(ApiError::Internal(anyhow::anyhow!(
+            "idempotent request failed: {err}"
+        ))),
+    }
+}
+
+/// Marks an answer whose body carries a secret shown only once: it is kept
+/// for replay with the secret removed.
+#[derive(Debug, Clone, Copy)]
+pub struct CarriesSecret;
+
+/// Keeps `response` as the key's answer and passes it on.
+async fn remember(
+    state: &AppState,
+    user_id: i64,
+    key: &str,
+    response: Response,
+) -> Result<Response, ApiError> {
+    // Server errors come from a rolled-back transaction: the key is freed so
+    // that a retry runs again. Everything else is the answer to remember.
     if response.status().is_server_error() {
-        state.store.idempotency_release(user.0, &key).await?;
+        state.store.idempotency_release(user_id, key).await?;
         return Ok(response);
     }
+    let redact = response.extensions().get::<CarriesSecret>().is_some();
     let (parts, body) = response.into_parts();
     let Ok(bytes) = to_bytes(body, MAX_STORED_ANSWER).await else {
-        state.store.idempotency_release(user.0, &key).await?;
         return Err(ApiError::Internal(anyhow::anyhow!(
             "answer too large to keep for Idempotency-Key replay"
         )));
     };
+    let kept = if redact {
+        redacted(&bytes)
+    } else {
+        bytes.to_vec()
+    };
     state
         .store
-        .idempotency_finish(user.0, &key, parts.status.as_u16(), bytes.to_vec())
+        .idempotency_finish(user_id, key, parts.status.as_u16(), kept)
         .await?;
     Ok(Response::from_parts(parts, Body::from(bytes)))
+}
+
+/// The answer with `webhook_secret` set to null.
+fn redacted(body: &[u8]) -> Vec<u8> {
+    match serde_json::from_slice::<serde_json::Value>(body) {
+        Ok(mut value) => {
+            if let Some(secret) = value.get_mut("webhook_secret") {
+                *secret = serde_json::Value::Null;
+            }
+            value.to_string().into_bytes()
+        }
+        Err(_) => b"{}".to_vec(),
+    }
 }

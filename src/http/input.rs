@@ -323,28 +323,42 @@ impl<'a> Fields<'a> {
             return Given::Absent;
         };
         let before = self.errors.fields().len();
+        let mut normalized = Vec::with_capacity(items.len());
         for (i, item) in items.iter().enumerate() {
             let empty = Map::new();
             let item_map = item.as_object().unwrap_or(&empty);
             let mut inner = Fields::new(item_map);
-            inner.string("name", true, 255);
-            inner.one_of("type", true, |t| {
-                ["bool", "string", "integer", "number"]
-                    .contains(&t)
-                    .then_some(())
-            });
+            let name = inner.string("name", true, 255).value();
+            let kind = inner
+                .one_of("type", true, |t| {
+                    ["bool", "string", "integer", "number"]
+                        .contains(&t)
+                        .then(|| t.to_owned())
+                })
+                .value();
             if !item_map.contains_key("value") {
                 inner.fail("value", required_message("value"));
             }
-            inner.string("description", false, 2048);
+            let description = inner.string("description", false, 2048).value();
             self.nest(field, i, inner.errors);
+            // Stored in the contract's shape and order, whatever came in.
+            let mut out = Map::new();
+            out.insert("name".into(), Value::String(name.unwrap_or_default()));
+            out.insert("type".into(), Value::String(kind.unwrap_or_default()));
+            out.insert(
+                "value".into(),
+                item_map.get("value").cloned().unwrap_or(Value::Null),
+            );
+            out.insert(
+                "description".into(),
+                Value::String(description.unwrap_or_default()),
+            );
+            normalized.push(Value::Object(out));
         }
         if self.errors.fields().len() > before {
             return Given::Absent;
         }
-        Given::Value(JsonText::from_trusted(
-            Value::Array(items.clone()).to_string(),
-        ))
+        Given::Value(JsonText::from_trusted(Value::Array(normalized).to_string()))
     }
 
     /// Transcript segments: `[{"text", "sender", "timestamp"}]`, 1 to `max`.

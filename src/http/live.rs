@@ -77,7 +77,8 @@ pub async fn make_call(
     body: JsonObject,
 ) -> Result<Response, ApiError> {
     let mut fields = Fields::new(&body.0);
-    let phone = fields.string("phone_number", true, 32).value();
+    // Any length: a number that is not E.164 answers Famulor's 400 below.
+    let phone = fields.string("phone_number", true, 1024).value();
     let assistant_id = fields.integer("assistant_id", true, None).value();
     let variables = fields.object("variables").value();
     fields.finish()?;
@@ -140,6 +141,23 @@ pub async fn create(
     let campaign_id = fields.integer("campaign_id", false, None).value();
     let assistant_phone = fields.phone("assistant_phone_number", false).value();
     let client_phone = fields.phone("client_phone_number", false).value();
+    // Web calls have no phone numbers (CONTRACT §2).
+    if call_type == Some(CallType::Web) {
+        for (field, given) in [
+            ("assistant_phone_number", &assistant_phone),
+            ("client_phone_number", &client_phone),
+        ] {
+            if given.is_some() {
+                fields.errors.add(
+                    field,
+                    format!(
+                        "The {} field is prohibited when type is web.",
+                        field.replace('_', " ")
+                    ),
+                );
+            }
+        }
+    }
     let created_at = match fields.string("created_at", false, 64).value() {
         Some(text) => match parse_timestamp(&text) {
             Some(at) => Some(at),
@@ -271,6 +289,9 @@ pub async fn redeliver(
         Redelivery::NotFound => Err(ApiError::NotFound(NOT_FOUND)),
         Redelivery::NoWebhook => Err(ApiError::conflict(
             "The call's assistant has no active webhook.",
+        )),
+        Redelivery::NotEnded => Err(ApiError::conflict(
+            "The call has not ended yet; its post-call webhook is sent when it does.",
         )),
     }
 }

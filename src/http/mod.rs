@@ -4,7 +4,7 @@
 pub mod auth;
 mod calls;
 pub mod error;
-mod idempotency;
+pub mod idempotency;
 mod input;
 mod live;
 mod middleware;

@@ -14,6 +14,7 @@ use super::AppState;
 use super::auth::CurrentUser;
 use super::calls::{path_id, query_pairs};
 use super::error::{ApiError, json_response};
+use super::idempotency::CarriesSecret;
 use super::input::{Fields, Given, JsonObject};
 use super::views::{JsonBuf, PageUrls, write_paginator};
 use crate::domain::FieldErrors;
@@ -198,14 +199,16 @@ pub async fn create_assistant(
             .await,
     )?;
     tracing::info!(assistant.id = assistant.id, "assistant created");
-    Ok(json_response(
+    let mut response = json_response(
         StatusCode::CREATED,
         json!({
             "message": "Assistant created successfully",
             "data": AssistantView::from(&assistant),
             "webhook_secret": secret,
         }),
-    ))
+    );
+    response.extensions_mut().insert(CarriesSecret);
+    Ok(response)
 }
 
 fn id_or(
@@ -250,13 +253,31 @@ pub async fn update_assistant(
     let fields = assistant_fields(&body, current.fields, false)?;
     let assistant = or_taken(state.store.update_assistant(user.0, id, fields).await)?
         .ok_or(ApiError::NotFound(ASSISTANT_NOT_FOUND))?;
-    Ok(json_response(
-        StatusCode::OK,
-        json!({
-            "message": "Assistant updated successfully",
-            "data": AssistantView::from(&assistant),
-        }),
-    ))
+    // An assistant that came with an import has no signing secret yet: the
+    // first time its webhook is switched on, it gets one, shown in this answer.
+    let mut secret = None;
+    if assistant.fields.is_webhook_active {
+        let candidate = crate::webhook::generate_secret();
+        if state
+            .store
+            .ensure_webhook_secret(user.0, id, candidate.clone())
+            .await?
+        {
+            secret = Some(candidate);
+        }
+    }
+    let mut body = json!({
+        "message": "Assistant updated successfully",
+        "data": AssistantView::from(&assistant),
+    });
+    if let Some(secret) = &secret {
+        body["webhook_secret"] = json!(secret);
+    }
+    let mut response = json_response(StatusCode::OK, body);
+    if secret.is_some() {
+        response.extensions_mut().insert(CarriesSecret);
+    }
+    Ok(response)
 }
 
 /// `DELETE /api/user/assistant/{id}`: hidden from now on; its calls keep
@@ -296,10 +317,12 @@ pub async fn rotate_secret(
         return Err(ApiError::NotFound(ASSISTANT_NOT_FOUND));
     }
     tracing::info!(assistant.id = id, "webhook secret rotated");
-    Ok(json_response(
+    let mut response = json_response(
         StatusCode::OK,
         json!({ "message": "Webhook secret rotated successfully", "webhook_secret": secret }),
-    ))
+    );
+    response.extensions_mut().insert(CarriesSecret);
+    Ok(response)
 }
 
 /// `GET /api/user/campaigns`: every campaign of the user.

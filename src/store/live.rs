@@ -144,12 +144,10 @@ pub enum Redelivery {
     NotFound,
     /// The call has no assistant with an active webhook.
     NoWebhook,
+    /// The call has not reached a final status.
+    NotEnded,
     Queued(Delivery),
 }
-
-/// A key whose first request never finished (the process died mid-request)
-/// is taken as abandoned after this long, so retries are not refused forever.
-pub const IDEMPOTENCY_ABANDONED_AFTER_SECS: i64 = 600;
 
 /// What an Idempotency-Key says about a request.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -160,7 +158,8 @@ pub enum IdempotencyStart {
     Replay { status: u16, body: Vec<u8> },
     /// Seen before with a different request.
     Mismatch,
-    /// The first request with this key is still running.
+    /// The first request with this key is still running (or its process
+    /// died mid-request: its outcome is unknown, so it is never re-run).
     InFlight,
 }
 

@@ -230,6 +230,14 @@ pub trait Store: Send + Sync + 'static {
     /// Hides the assistant; its calls keep showing its name.
     async fn delete_assistant(&self, user_id: i64, id: i64) -> StoreResult<bool>;
     async fn set_webhook_secret(&self, user_id: i64, id: i64, secret: String) -> StoreResult<bool>;
+    /// Gives the assistant `secret` if it has none yet (assistants that came
+    /// with an import); true when it was set now.
+    async fn ensure_webhook_secret(
+        &self,
+        user_id: i64,
+        id: i64,
+        secret: String,
+    ) -> StoreResult<bool>;
     async fn create_campaign(&self, user_id: i64, fields: CampaignFields) -> StoreResult<Campaign>;
     async fn get_campaign(&self, user_id: i64, id: i64) -> StoreResult<Option<Campaign>>;
     async fn update_campaign(

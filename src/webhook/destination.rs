@@ -56,7 +56,7 @@ pub(crate) fn is_forbidden(ip: IpAddr) -> bool {
 }
 
 fn is_forbidden_v4(ip: Ipv4Addr) -> bool {
-    let [a, b, ..] = ip.octets();
+    let [a, b, c, _] = ip.octets();
     ip.is_loopback()
         || ip.is_private()
         || ip.is_link_local()
@@ -64,15 +64,42 @@ fn is_forbidden_v4(ip: Ipv4Addr) -> bool {
         || ip.is_multicast()
         || a == 0
         || (a == 100 && (64..128).contains(&b))
+        // IETF protocol assignments 192.0.0.0/24, benchmarking 198.18.0.0/15,
+        // reserved 240.0.0.0/4: never a public receiver.
+        || (a == 192 && b == 0 && c == 0)
+        || (a == 198 && (b & 0xfe) == 18)
+        || a >= 240
 }
 
 fn is_forbidden_v6(ip: Ipv6Addr) -> bool {
-    let first = ip.segments()[0];
+    let s = ip.segments();
+    let first = s[0];
+    // IPv6 forms that carry an IPv4 address are judged by that address:
+    // IPv4-compatible ::a.b.c.d, NAT64 64:ff9b::/96, 6to4 2002::/16.
+    let v4 = |hi: u16, lo: u16| {
+        let [a, b] = hi.to_be_bytes();
+        let [c, d] = lo.to_be_bytes();
+        Ipv4Addr::new(a, b, c, d)
+    };
+    let compatible = s[..6] == [0; 6] && !ip.is_loopback() && !ip.is_unspecified();
+    let nat64 = s[..6] == [0x64, 0xff9b, 0, 0, 0, 0];
+    let embedded = if compatible || nat64 {
+        Some(v4(s[6], s[7]))
+    } else if first == 0x2002 {
+        Some(v4(s[1], s[2]))
+    } else {
+        None
+    };
+    if let Some(v4) = embedded {
+        return is_forbidden_v4(v4);
+    }
     ip.is_loopback()
         || ip.is_unspecified()
         || ip.is_multicast()
         || (first & 0xfe00) == 0xfc00
+        // Link-local fe80::/10 and the deprecated site-local fec0::/10.
         || (first & 0xffc0) == 0xfe80
+        || (first & 0xffc0) == 0xfec0
 }
 
 /// A destination refused by the guard. Sent through reqwest's error chain
@@ -170,6 +197,17 @@ mod tests {
             "::ffff:10.1.2.3",
             "::ffff:169.254.169.254",
             "::ffff:0.0.0.0",
+            "fec0::1",
+            "::127.0.0.1",
+            "::10.0.0.1",
+            "64:ff9b::7f00:1",
+            "64:ff9b::a9fe:a9fe",
+            "2002:7f00:1::",
+            "2002:c0a8:101::1",
+            "192.0.0.8",
+            "198.18.0.1",
+            "198.19.255.255",
+            "240.0.0.1",
         ];
         for ip in forbidden {
             assert!(
@@ -188,7 +226,11 @@ mod tests {
             "169.253.0.1",
             "2606:4700::1111",
             "::ffff:8.8.8.8",
-            "fec0::1",
+            "64:ff9b::808:808",
+            "2002:808:808::1",
+            "192.0.2.1",
+            "198.20.0.1",
+            "223.255.255.254",
         ];
         for ip in allowed {
             assert!(

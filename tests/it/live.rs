@@ -42,6 +42,40 @@ async fn assert_totals_exact(app: &TestApp, token: &str, user_id: i64) {
             "total for {status}"
         );
     }
+    for (query, condition) in [
+        ("type=outbound", "type = 2".to_owned()),
+        ("type=inbound", "type = 1".to_owned()),
+        (
+            "type=outbound&status=in-progress",
+            "type = 2 AND status = 4".to_owned(),
+        ),
+        (
+            "date_from=2020-01-01&date_to=2100-12-31",
+            "created_at BETWEEN 1577836800 AND 4133980799".to_owned(),
+        ),
+    ] {
+        let listed = app.list(token, query).await;
+        let counted = app
+            .query_ints(&format!(
+                "SELECT count(*) FROM calls WHERE user_id = {user_id} AND {condition}"
+            ))
+            .await;
+        assert_eq!(listed.body["total"].as_i64(), Some(counted[0]), "{query}");
+    }
+    let assistants = app
+        .query_ints(&format!(
+            "SELECT DISTINCT assistant_id FROM calls WHERE user_id = {user_id} AND assistant_id IS NOT NULL"
+        ))
+        .await;
+    for assistant in assistants {
+        let counted = app
+            .query_ints(&format!(
+                "SELECT count(*) FROM calls WHERE user_id = {user_id} AND assistant_id = {assistant}"
+            ))
+            .await;
+        let listed = app.list(token, &format!("assistant_id={assistant}")).await;
+        assert_eq!(listed.body["total"].as_i64(), Some(counted[0]));
+    }
     let all = app.list(token, "").await;
     let counted = app
         .query_ints(&format!(
@@ -151,6 +185,8 @@ async fn live_call_story(app: TestApp) {
         transcript[0],
         json!({"text": "Guten Tag! Wie kann ich helfen?", "type": "transcript", "sender": "bot", "timestamp": 1754055268.525861})
     );
+    assert_eq!(app.get(&path, &token).await.body, second.body);
+    assert_eq!(app.list(&token, "").await.body["data"][0], second.body);
     assert!(
         second.text.contains(r#"{"text":"Guten Tag! Wie kann ich helfen?","type":"transcript","sender":"bot","timestamp":1754055268.525861}"#),
         "the contract's key order, the timestamp spelled as sent: {}",
@@ -186,6 +222,9 @@ async fn live_call_story(app: TestApp) {
             .contains(r#""variables":{"customer_name":"Jana","topic":"invoice"}"#)
     );
     let before_final = answer.body["updated_at"].clone();
+    assert_eq!(app.get(&path, &token).await.body, answer.body);
+    assert_eq!(app.list(&token, "").await.body["data"][0], answer.body);
+    assert_totals_exact(&app, &token, alice.id).await;
 
     let done = app
         .patch(
@@ -226,6 +265,48 @@ async fn refused_transitions(app: TestApp) {
     let id = created.body["id"].as_i64().expect("id");
     let path = format!("/api/user/calls/{id}");
 
+    let ringing = app
+        .post(
+            "/api/user/calls",
+            &token,
+            json!({"type": "web", "status": "ringing"}),
+        )
+        .await;
+    let back = app
+        .patch(
+            &format!("/api/user/calls/{}", ringing.body["id"]),
+            &token,
+            json!({"status": "initiated"}),
+        )
+        .await;
+    assert_eq!(
+        (back.status.as_u16(), back.body),
+        (
+            409,
+            json!({"message": "The call's status cannot move back from ringing to initiated."})
+        )
+    );
+    let done = app
+        .post(
+            "/api/user/calls",
+            &token,
+            json!({"type": "web", "status": "completed"}),
+        )
+        .await;
+    let after = app
+        .patch(
+            &format!("/api/user/calls/{}", done.body["id"]),
+            &token,
+            json!({"status": "ended"}),
+        )
+        .await;
+    assert_eq!(
+        (after.status.as_u16(), after.body),
+        (
+            409,
+            json!({"message": "The call has already ended with status completed; its status can no longer change."})
+        )
+    );
     for back in ["initiated", "ringing"] {
         let answer = app.patch(&path, &token, json!({"status": back})).await;
         assert_eq!(answer.status, 409);
@@ -335,7 +416,7 @@ async fn refused_transitions(app: TestApp) {
         not_json.body["errors"],
         json!({"type": ["The type field is required."]})
     );
-    assert_eq!(app.list(&token, "").await.body["total"], 1);
+    assert_eq!(app.list(&token, "").await.body["total"], 3);
 }
 
 async fn make_call_errors(app: TestApp) {
@@ -710,7 +791,111 @@ async fn assistants_and_campaigns_are_managed(app: TestApp) {
     );
 }
 
+async fn ids_secrets_and_shapes(app: TestApp) {
+    let (alice, token) = app.user("alice@example.com").await;
+    app.import(&alice, &[call(500, json!({}))]).await;
+
+    // New ids are above imported ones and never reused after a delete.
+    let first = app
+        .post("/api/user/calls", &token, json!({"type": "web"}))
+        .await;
+    let id = first.body["id"].as_i64().expect("id");
+    assert!(id > 500, "{id}");
+    assert_eq!(
+        app.delete(&format!("/api/user/calls/{id}"), &token)
+            .await
+            .status,
+        200
+    );
+    let second = app
+        .post("/api/user/calls", &token, json!({"type": "web"}))
+        .await;
+    assert!(
+        second.body["id"].as_i64().expect("id") > id,
+        "{}",
+        second.text
+    );
+
+    // make_call retried with its key: one call, the same answer.
+    let (assistant, _) = create_assistant(&app, &token, json!({"name": "Dialer"})).await;
+    let body = json!({"phone_number": "+491511234567", "assistant_id": assistant});
+    let key = [("Idempotency-Key", "dial-1")];
+    let a = app
+        .send_json(Method::POST, "/api/user/make_call", &token, &body, &key)
+        .await;
+    let b = app
+        .send_json(Method::POST, "/api/user/make_call", &token, &body, &key)
+        .await;
+    assert_eq!((a.status.as_u16(), &a.text), (200, &b.text));
+    assert_eq!(
+        app.list(&token, &format!("assistant_id={assistant}"))
+            .await
+            .body["total"],
+        1
+    );
+
+    // A replayed create does not show the secret a second time.
+    let create = json!({"name": "Secretive"});
+    let k = [("Idempotency-Key", "assistant-1")];
+    let made = app
+        .send_json(Method::POST, "/api/user/assistant", &token, &create, &k)
+        .await;
+    assert!(made.body["webhook_secret"].as_str().is_some());
+    let replay = app
+        .send_json(Method::POST, "/api/user/assistant", &token, &create, &k)
+        .await;
+    assert_eq!(replay.status, 201);
+    assert_eq!(replay.body["data"], made.body["data"]);
+    assert_eq!(replay.body["webhook_secret"], Value::Null);
+
+    // Web calls carry no phone numbers.
+    let web = app
+        .post(
+            "/api/user/calls",
+            &token,
+            json!({"type": "web", "client_phone_number": "+491511234567"}),
+        )
+        .await;
+    assert_eq!(
+        web.body["errors"],
+        json!({"client_phone_number": ["The client phone number field is prohibited when type is web."]})
+    );
+
+    // Evaluation items are stored in the contract's shape and order.
+    let id = second.body["id"].as_i64().expect("id");
+    let evaluated = app
+        .patch(
+            &format!("/api/user/calls/{id}"),
+            &token,
+            json!({"evaluation": [{"value": 3, "type": "integer", "name": "score"}]}),
+        )
+        .await;
+    assert!(
+        evaluated.text.contains(
+            r#""evaluation":[{"name":"score","type":"integer","value":3,"description":""}]"#
+        ),
+        "{}",
+        evaluated.text
+    );
+    // Redelivery is for ended calls only.
+    let early = app
+        .post(
+            &format!("/api/user/calls/{id}/webhook-deliveries/redeliver"),
+            &token,
+            json!({}),
+        )
+        .await;
+    assert_eq!(
+        (early.status.as_u16(), early.body),
+        (
+            409,
+            json!({"message": "The call has not ended yet; its post-call webhook is sent when it does."})
+        )
+    );
+}
+
 backend_tests!(
+    ids_secrets_and_shapes,
     live_call_story,
     refused_transitions,
     make_call_errors,

@@ -387,7 +387,76 @@ async fn each_delivery_is_sent_by_one_of_several_servers(app: TestApp) {
     assert_eq!(ids, calls);
 }
 
+async fn imported_assistant_gets_a_secret_when_its_webhook_is_switched_on(app: TestApp) {
+    let receiver = Receiver::start().await;
+    let (alice, token) = app.user("alice@example.com").await;
+    app.import(
+        &alice,
+        &[crate::helpers::call(
+            9,
+            json!({"assistant_name": "Imported bot"}),
+        )],
+    )
+    .await;
+    let listed = app.get("/api/user/assistants/get", &token).await;
+    let id = listed.body["data"][0]["id"].as_i64().expect("id");
+    let path = format!("/api/user/assistant/{id}");
+    let switched = app
+        .patch(
+            &path,
+            &token,
+            json!({"is_webhook_active": true, "webhook_url": receiver.url()}),
+        )
+        .await;
+    assert_eq!(switched.status, 200, "{}", switched.text);
+    let secret = switched.body["webhook_secret"]
+        .as_str()
+        .expect("a secret, shown once")
+        .to_owned();
+    let again = app
+        .patch(&path, &token, json!({"name": "Imported bot 2"}))
+        .await;
+    assert!(again.body.get("webhook_secret").is_none(), "only once");
+    let call = finished_call(&app, &token, id, "completed").await;
+    let received = receiver.wait_for(1).await;
+    assert!(received[0].verifies(&secret));
+    deliveries_until(&app, &token, call, "delivery", delivered).await;
+}
+
+async fn late_fields_reach_the_retried_webhook(app: TestApp) {
+    let receiver = Receiver::start().await;
+    receiver.answer(500, "");
+    let (_, token) = app.user("alice@example.com").await;
+    let (assistant, _) = hooked_assistant(&app, &token, &receiver, json!({})).await;
+    let call = finished_call(&app, &token, assistant, "completed").await;
+    let first = receiver.wait_for(1).await;
+    assert_eq!(
+        first[0].json()["recording_url"],
+        "https://rec.example.com/1.mp3"
+    );
+    // The recording and a cost arrive after the hang-up; the receiver recovers.
+    let late = app
+        .patch(
+            &format!("/api/user/calls/{call}"),
+            &token,
+            json!({"recording_url": "https://rec.example.com/final.mp3", "duration": 61}),
+        )
+        .await;
+    assert_eq!(late.status, 200);
+    receiver.answer(200, "{}");
+    deliveries_until(&app, &token, call, "delivery", delivered).await;
+    let last = receiver.received().pop().expect("a request");
+    assert_eq!(
+        last.json()["recording_url"],
+        "https://rec.example.com/final.mp3"
+    );
+    assert_eq!(last.json()["duration"], 61);
+    assert_eq!(last.header("webhook-id"), first[0].header("webhook-id"));
+}
+
 backend_tests!(
+    imported_assistant_gets_a_secret_when_its_webhook_is_switched_on,
+    late_fields_reach_the_retried_webhook,
     webhook_is_signed_and_answer_kept,
     failing_receiver_is_retried_until_it_recovers,
     gives_up_after_the_schedule,

@@ -294,6 +294,13 @@ pub async fn delete(client: &mut Client, user_id: i64, call_id: i64) -> StoreRes
         )
         .await?;
     let removed = if owned > 0 {
+        // Its webhook deliveries go with it (their attempts by cascade),
+        // locked before the call as the webhook worker locks them.
+        tx.execute(
+            "DELETE FROM webhook_deliveries WHERE user_id = $1 AND call_id = $2",
+            &[&user_id, &call_id],
+        )
+        .await?;
         tx.query_opt(
             "DELETE FROM calls WHERE user_id = $1 AND id = $2
              RETURNING created_at, status, type, assistant_id, campaign_id",
@@ -308,12 +315,6 @@ pub async fn delete(client: &mut Client, user_id: i64, call_id: i64) -> StoreRes
         tx.rollback().await?;
         return Ok(false);
     };
-    // Its webhook deliveries go with it (their attempts by cascade).
-    tx.execute(
-        "DELETE FROM webhook_deliveries WHERE user_id = $1 AND call_id = $2",
-        &[&user_id, &call_id],
-    )
-    .await?;
     let mut deltas = CountDeltas::default();
     deltas.add(key_of(&row)?, -1);
     apply_deltas(&tx, user_id, deltas).await?;

@@ -12,9 +12,8 @@ use crate::domain::timefmt::now_unix;
 use crate::domain::{AnsweredBy, CallStatus, CallType, JsonText, Money, phone};
 use crate::store::counts::CountDeltas;
 use crate::store::{
-    AttemptRecord, CallDraft, CallWrite, Delivery, DeliveryNext, DueDelivery,
-    IDEMPOTENCY_ABANDONED_AFTER_SECS, IdempotencyStart, Redelivery, StoreError, StoreResult,
-    WebhookSettings, now_ms, rollup_key,
+    AttemptRecord, CallDraft, CallWrite, Delivery, DeliveryNext, DueDelivery, IdempotencyStart,
+    Redelivery, StoreError, StoreResult, WebhookSettings, now_ms, rollup_key,
 };
 
 const STATE_COLUMNS: &str = "type, assistant_id, campaign_id, status, duration, answered_by,
@@ -110,14 +109,17 @@ pub async fn create_call(
             return Ok(CallWrite::UnknownCampaign);
         }
     }
-    // A fresh id above every id in use, imported ones included. Two writers
-    // picking the same number: one insert wins, the other sees the conflict
-    // (after waiting for the winner) and tries the next number.
+    // A fresh id above every id in use (imported ones included) and every id
+    // handed out before (the sequence keeps its high-water mark, so the id of
+    // a deleted call is not used again). Two writers picking the same number:
+    // one insert wins, the other sees the conflict (after waiting for the
+    // winner) and tries again with the next value of the sequence.
     let call_id: i64 = loop {
         let row = tx
             .query_opt(
                 "INSERT INTO call_ids (id, user_id)
-                 SELECT coalesce(max(id), 0) + 1, $1 FROM call_ids
+                 SELECT setval('call_id_seq', greatest(nextval('call_id_seq'),
+                        (SELECT coalesce(max(id), 0) + 1 FROM call_ids))), $1
                  ON CONFLICT (id) DO NOTHING RETURNING id",
                 &[&user_id],
             )
@@ -334,29 +336,55 @@ pub async fn claim(
                             ORDER BY next_attempt_at LIMIT $4
                             FOR UPDATE SKIP LOCKED)
              RETURNING d.id, d.user_id, d.call_id, d.message_id, d.payload, d.attempts,
-                (SELECT a.webhook_url FROM assistants a WHERE a.user_id = d.user_id
-                    AND a.id = d.assistant_id AND a.deleted_at IS NULL AND a.is_webhook_active),
-                (SELECT a.webhook_secret FROM assistants a WHERE a.user_id = d.user_id
-                    AND a.id = d.assistant_id)",
+                d.assistant_id",
             &[&worker, &now, &lease_ms, &i64::from(limit)],
         )
         .await?;
+    let mut due = Vec::with_capacity(rows.len());
+    for r in &rows {
+        let mut delivery = DueDelivery {
+            id: r.try_get(0)?,
+            user_id: r.try_get(1)?,
+            call_id: r.try_get(2)?,
+            message_id: r.try_get(3)?,
+            payload: r.try_get(4)?,
+            attempts: u32::try_from(r.try_get::<_, i32>(5)?).unwrap_or(0),
+            target: None,
+        };
+        let assistant_id: i64 = r.try_get(6)?;
+        let target = tx
+            .query_opt(
+                "SELECT webhook_url, webhook_secret, include_recording_in_webhook FROM assistants
+                 WHERE user_id = $1 AND id = $2 AND deleted_at IS NULL AND is_webhook_active
+                   AND webhook_url IS NOT NULL AND webhook_secret IS NOT NULL",
+                &[&delivery.user_id, &assistant_id],
+            )
+            .await?;
+        if let Some(target) = target {
+            // Built now, from the call as it is: fields set after the hang-up
+            // (recording, evaluation, costs) reach the receiver.
+            if let Some(state) = load_state(&tx, delivery.user_id, delivery.call_id, false).await? {
+                let payload = payload_of(
+                    &tx,
+                    delivery.user_id,
+                    delivery.call_id,
+                    &state,
+                    target.get(2),
+                )
+                .await?;
+                tx.execute(
+                    "UPDATE webhook_deliveries SET payload = $2 WHERE id = $1",
+                    &[&delivery.id, &payload],
+                )
+                .await?;
+                delivery.payload = payload;
+            }
+            delivery.target = Some((target.get(0), target.get(1)));
+        }
+        due.push(delivery);
+    }
     tx.commit().await?;
-    rows.iter()
-        .map(|r| {
-            let url: Option<String> = r.try_get(6)?;
-            let secret: Option<String> = r.try_get(7)?;
-            Ok(DueDelivery {
-                id: r.try_get(0)?,
-                user_id: r.try_get(1)?,
-                call_id: r.try_get(2)?,
-                message_id: r.try_get(3)?,
-                payload: r.try_get(4)?,
-                attempts: u32::try_from(r.try_get::<_, i32>(5)?).unwrap_or(0),
-                target: url.zip(secret),
-            })
-        })
-        .collect()
+    Ok(due)
 }
 
 pub async fn record_attempt(
@@ -367,18 +395,18 @@ pub async fn record_attempt(
     next: &DeliveryNext,
 ) -> StoreResult<()> {
     let tx = client.transaction().await?;
-    let Some(held) = tx
+    let Some(row) = tx
         .query_opt(
-            "SELECT user_id, call_id FROM webhook_deliveries
-             WHERE id = $1 AND locked_by = $2 AND state = 'pending' FOR UPDATE",
+            "SELECT user_id, call_id, locked_by IS NOT DISTINCT FROM $2 AND state = 'pending'
+             FROM webhook_deliveries WHERE id = $1 FOR UPDATE",
             &[&delivery_id, &worker],
         )
         .await?
     else {
-        // The lease ran out and another worker took over, or the call is gone.
+        // The call, and its deliveries with it, are gone.
         return Ok(());
     };
-    let (user_id, call_id): (i64, i64) = (held.get(0), held.get(1));
+    let (user_id, call_id, held): (i64, i64, bool) = (row.get(0), row.get(1), row.get(2));
     tx.execute(
         "INSERT INTO webhook_attempts (delivery_id, attempted_at, status_code, latency_ms, error)
          VALUES ($1, $2, $3, $4, $5)",
@@ -391,6 +419,12 @@ pub async fn record_attempt(
         ],
     )
     .await?;
+    if !held {
+        // The lease ran out and another worker took the delivery over: the
+        // attempt is on record, what follows is that worker's to decide.
+        tx.commit().await?;
+        return Ok(());
+    }
     let now = now_ms();
     let (state, next_at, finished_at) = match next {
         DeliveryNext::Delivered { .. } => ("delivered", None, Some(now)),
@@ -410,8 +444,10 @@ pub async fn record_attempt(
     {
         tx.execute(
             "UPDATE calls SET webhook_response = $3, updated_at = greatest(updated_at, $4)
-             WHERE user_id = $1 AND id = $2 AND webhook_response IS NULL",
-            &[&user_id, &call_id, json, &now_unix()],
+             WHERE user_id = $1 AND id = $2 AND webhook_response IS NULL
+               AND NOT EXISTS (SELECT 1 FROM webhook_deliveries WHERE user_id = $1
+                               AND call_id = $2 AND state = 'delivered' AND id <> $5)",
+            &[&user_id, &call_id, json, &now_unix(), &delivery_id],
         )
         .await?;
     }
@@ -505,6 +541,9 @@ pub async fn redeliver(client: &mut Client, user_id: i64, call_id: i64) -> Store
     let Some(state) = load_state(&tx, user_id, call_id, false).await? else {
         return Ok(Redelivery::NotFound);
     };
+    if !state.status.is_final() {
+        return Ok(Redelivery::NotEnded);
+    }
     let Some(assistant_id) = state.assistant_id else {
         return Ok(Redelivery::NoWebhook);
     };
@@ -544,16 +583,8 @@ pub async fn idempotency_start(
                 SET fingerprint = excluded.fingerprint, status = NULL, body = NULL,
                     created_at = excluded.created_at
                 WHERE idempotency_keys.created_at < $5
-                   OR (idempotency_keys.status IS NULL AND idempotency_keys.created_at < $6)
              RETURNING 1",
-            &[
-                &user_id,
-                &key,
-                &fingerprint,
-                &now,
-                &expired_before,
-                &(now - IDEMPOTENCY_ABANDONED_AFTER_SECS),
-            ],
+            &[&user_id, &key, &fingerprint, &now, &expired_before],
         )
         .await?;
     if claimed.is_some() {

@@ -343,7 +343,17 @@ impl Store for PgStore {
 
     async fn set_webhook_secret(&self, user_id: i64, id: i64, secret: String) -> StoreResult<bool> {
         let client = self.pool.get().await?;
-        owned::set_webhook_secret(&client, user_id, id, &secret).await
+        owned::set_webhook_secret(&client, user_id, id, &secret, false).await
+    }
+
+    async fn ensure_webhook_secret(
+        &self,
+        user_id: i64,
+        id: i64,
+        secret: String,
+    ) -> StoreResult<bool> {
+        let client = self.pool.get().await?;
+        owned::set_webhook_secret(&client, user_id, id, &secret, true).await
     }
 
     async fn create_campaign(&self, user_id: i64, fields: CampaignFields) -> StoreResult<Campaign> {

@@ -179,17 +179,20 @@ pub async fn soft_delete(client: &Client, table: &str, user_id: i64, id: i64) ->
     Ok(changed > 0)
 }
 
+/// Sets the signing secret; with `only_if_missing`, only where there is none.
 pub async fn set_webhook_secret(
     client: &Client,
     user_id: i64,
     id: i64,
     secret: &str,
+    only_if_missing: bool,
 ) -> StoreResult<bool> {
     let changed = client
         .execute(
             "UPDATE assistants SET webhook_secret = $3, updated_at = greatest(updated_at, $4)
-             WHERE user_id = $1 AND id = $2 AND deleted_at IS NULL",
-            &[&user_id, &id, &secret, &now_unix()],
+             WHERE user_id = $1 AND id = $2 AND deleted_at IS NULL
+               AND (NOT $5 OR webhook_secret IS NULL)",
+            &[&user_id, &id, &secret, &now_unix(), &only_if_missing],
         )
         .await?;
     Ok(changed > 0)

@@ -10,9 +10,8 @@ use crate::domain::timefmt::now_unix;
 use crate::domain::{AnsweredBy, CallStatus, CallType, JsonText, Money, phone};
 use crate::store::counts::CountDeltas;
 use crate::store::{
-    AttemptRecord, CallDraft, CallWrite, Delivery, DeliveryNext, DueDelivery,
-    IDEMPOTENCY_ABANDONED_AFTER_SECS, IdempotencyStart, Redelivery, StoreError, StoreResult,
-    WebhookSettings, now_ms, rollup_key,
+    AttemptRecord, CallDraft, CallWrite, Delivery, DeliveryNext, DueDelivery, IdempotencyStart,
+    Redelivery, StoreError, StoreResult, WebhookSettings, now_ms, rollup_key,
 };
 
 const STATE_COLUMNS: &str = "type, assistant_id, campaign_id, status, duration, answered_by,
@@ -112,16 +111,22 @@ pub fn create_call(
         return Ok(CallWrite::UnknownCampaign);
     }
     let s = draft.initial_state(now);
+    // Above every id in use (imported ones included) and every id handed out
+    // before (deleted ones included).
     let call_id: i64 = tx
         .prepare_cached(
-            "INSERT INTO calls (user_id, assistant_id, campaign_id, type, status, duration,
+            "UPDATE id_counters SET value = max(value, (SELECT coalesce(max(id), 0) FROM calls)) + 1
+             WHERE name = 'calls' RETURNING value",
+        )?
+        .query_row([], |r| r.get(0))?;
+    tx.prepare_cached(
+            "INSERT INTO calls (id, user_id, assistant_id, campaign_id, type, status, duration,
                 assistant_phone_number, client_phone_number, client_phone_key, transcript, variables,
                 evaluation, carrier_cost, total_cost, answered_by, recording_url, created_at,
                 updated_at, finished_at)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19)
-             RETURNING id",
+             VALUES (?20, ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19)",
         )?
-        .query_row(
+        .execute(
             params![
                 user_id,
                 s.assistant_id,
@@ -142,8 +147,8 @@ pub fn create_call(
                 s.created_at,
                 s.updated_at,
                 s.finished_at,
+                call_id,
             ],
-            |r| r.get(0),
         )?;
     let mut deltas = CountDeltas::default();
     deltas.add(rollup_key(&s), 1);
@@ -307,20 +312,62 @@ pub fn claim(
         .collect::<rusqlite::Result<_>>()?;
     let mut due = Vec::with_capacity(claimed.len());
     for (mut delivery, assistant_id) in claimed {
-        delivery.target = tx
+        let target: Option<(String, String, bool)> = tx
             .prepare_cached(
-                "SELECT webhook_url, webhook_secret FROM assistants
+                "SELECT webhook_url, webhook_secret, include_recording_in_webhook FROM assistants
                  WHERE id = ?1 AND user_id = ?2 AND deleted_at IS NULL AND is_webhook_active
                    AND webhook_url IS NOT NULL AND webhook_secret IS NOT NULL",
             )?
             .query_row(params![assistant_id, delivery.user_id], |r| {
-                Ok((r.get(0)?, r.get(1)?))
+                Ok((r.get(0)?, r.get(1)?, r.get(2)?))
             })
             .optional()?;
+        if let Some((url, secret, include_recording)) = target {
+            // Built now, from the call as it is: fields set after the hang-up
+            // (recording, evaluation, costs) reach the receiver.
+            if let Some(payload) =
+                payload_now(&tx, delivery.user_id, delivery.call_id, include_recording)?
+            {
+                tx.prepare_cached("UPDATE webhook_deliveries SET payload = ?2 WHERE id = ?1")?
+                    .execute(params![delivery.id, payload])?;
+                delivery.payload = payload;
+            }
+            delivery.target = Some((url, secret));
+        }
         due.push(delivery);
     }
     tx.commit()?;
     Ok(due)
+}
+
+/// The post-call payload of a call as it is now; `None` when it is gone.
+fn payload_now(
+    tx: &Connection,
+    user_id: i64,
+    call_id: i64,
+    include_recording: bool,
+) -> StoreResult<Option<String>> {
+    let Some(state) = tx
+        .prepare_cached(&format!(
+            "SELECT {STATE_COLUMNS} FROM calls WHERE id = ?1 AND user_id = ?2"
+        ))?
+        .query_row(params![call_id, user_id], state_from_row)
+        .optional()?
+    else {
+        return Ok(None);
+    };
+    let Some(record) = get(tx, user_id, call_id)? else {
+        return Ok(None);
+    };
+    let campaign = campaign_of(tx, user_id, state.campaign_id)?;
+    Ok(Some(post_call_payload(
+        &record,
+        PayloadContext {
+            finished_at: state.finished_at,
+            campaign: campaign.as_ref().map(|(id, name)| (*id, name.as_str())),
+            include_recording,
+        },
+    )))
 }
 
 pub fn record_attempt(
@@ -331,15 +378,17 @@ pub fn record_attempt(
     next: &DeliveryNext,
 ) -> StoreResult<()> {
     let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-    let held: Option<(i64, i64)> = tx
+    let row: Option<(i64, i64, bool)> = tx
         .prepare_cached(
-            "SELECT user_id, call_id FROM webhook_deliveries
-             WHERE id = ?1 AND locked_by = ?2 AND state = 'pending'",
+            "SELECT user_id, call_id, locked_by IS ?2 AND state = 'pending'
+             FROM webhook_deliveries WHERE id = ?1",
         )?
-        .query_row(params![delivery_id, worker], |r| Ok((r.get(0)?, r.get(1)?)))
+        .query_row(params![delivery_id, worker], |r| {
+            Ok((r.get(0)?, r.get(1)?, r.get(2)?))
+        })
         .optional()?;
-    let Some((user_id, call_id)) = held else {
-        // The lease ran out and another worker took over, or the call is gone.
+    let Some((user_id, call_id, held)) = row else {
+        // The call, and its deliveries with it, are gone.
         return Ok(());
     };
     tx.prepare_cached(
@@ -353,6 +402,12 @@ pub fn record_attempt(
         attempt.latency_ms,
         attempt.error
     ])?;
+    if !held {
+        // The lease ran out and another worker took the delivery over: the
+        // attempt is on record, what follows is that worker's to decide.
+        tx.commit()?;
+        return Ok(());
+    }
     let now = now_ms();
     let (state, next_at, finished_at) = match next {
         DeliveryNext::Delivered { .. } => ("delivered", None, Some(now)),
@@ -371,9 +426,11 @@ pub fn record_attempt(
     {
         tx.prepare_cached(
             "UPDATE calls SET webhook_response = ?3, updated_at = max(updated_at, ?4)
-             WHERE id = ?1 AND user_id = ?2 AND webhook_response IS NULL",
+             WHERE id = ?1 AND user_id = ?2 AND webhook_response IS NULL
+               AND NOT EXISTS (SELECT 1 FROM webhook_deliveries WHERE user_id = ?2
+                               AND call_id = ?1 AND state = 'delivered' AND id <> ?5)",
         )?
-        .execute(params![call_id, user_id, json, now_unix()])?;
+        .execute(params![call_id, user_id, json, now_unix(), delivery_id])?;
     }
     tx.commit()?;
     Ok(())
@@ -467,6 +524,9 @@ pub fn redeliver(conn: &mut Connection, user_id: i64, call_id: i64) -> StoreResu
     else {
         return Ok(Redelivery::NotFound);
     };
+    if !state.status.is_final() {
+        return Ok(Redelivery::NotEnded);
+    }
     let Some(assistant_id) = state.assistant_id else {
         return Ok(Redelivery::NoWebhook);
     };
@@ -516,10 +576,7 @@ pub fn idempotency_start(
         })
         .optional()?;
     let answer = match seen {
-        Some((seen_fp, status, body, created))
-            if created >= expired_before
-                && (status.is_some() || created >= now - IDEMPOTENCY_ABANDONED_AFTER_SECS) =>
-        {
+        Some((seen_fp, status, body, created)) if created >= expired_before => {
             if seen_fp != fingerprint {
                 IdempotencyStart::Mismatch
             } else if let Some(status) = status {

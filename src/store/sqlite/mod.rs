@@ -323,7 +323,18 @@ impl Store for SqliteStore {
 
     async fn set_webhook_secret(&self, user_id: i64, id: i64, secret: String) -> StoreResult<bool> {
         self.pool
-            .write(move |conn| owned::set_webhook_secret(conn, user_id, id, &secret))
+            .write(move |conn| owned::set_webhook_secret(conn, user_id, id, &secret, false))
+            .await
+    }
+
+    async fn ensure_webhook_secret(
+        &self,
+        user_id: i64,
+        id: i64,
+        secret: String,
+    ) -> StoreResult<bool> {
+        self.pool
+            .write(move |conn| owned::set_webhook_secret(conn, user_id, id, &secret, true))
             .await
     }
 

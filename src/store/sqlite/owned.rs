@@ -168,16 +168,19 @@ pub fn soft_delete(conn: &Connection, table: &str, user_id: i64, id: i64) -> Sto
     Ok(changed > 0)
 }
 
+/// Sets the signing secret; with `only_if_missing`, only where there is none.
 pub fn set_webhook_secret(
     conn: &Connection,
     user_id: i64,
     id: i64,
     secret: &str,
+    only_if_missing: bool,
 ) -> StoreResult<bool> {
     let changed = conn.execute(
         "UPDATE assistants SET webhook_secret = ?3, updated_at = max(updated_at, ?4)
-         WHERE id = ?1 AND user_id = ?2 AND deleted_at IS NULL",
-        params![id, user_id, secret, now_unix()],
+         WHERE id = ?1 AND user_id = ?2 AND deleted_at IS NULL
+           AND (NOT ?5 OR webhook_secret IS NULL)",
+        params![id, user_id, secret, now_unix(), only_if_missing],
     )?;
     Ok(changed > 0)
 }

@@ -23,6 +23,14 @@ ALTER TABLE campaigns ADD COLUMN deleted_at INTEGER;
 -- When the call reached its final status (null for imported calls).
 ALTER TABLE calls ADD COLUMN finished_at INTEGER;
 
+-- The highest call id handed out so far: new calls take the next one, so an
+-- id is never used twice, also after the newest call was deleted.
+CREATE TABLE id_counters (
+    name   TEXT PRIMARY KEY,
+    value  INTEGER NOT NULL
+) WITHOUT ROWID;
+INSERT INTO id_counters VALUES ('calls', (SELECT coalesce(max(id), 0) FROM calls));
+
 -- Idempotency-Key: the first answer to a write, replayed for retries.
 -- status is null while the first request is still running.
 CREATE TABLE idempotency_keys (

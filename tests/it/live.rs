@@ -4,23 +4,13 @@
 use reqwest::Method;
 use serde_json::{Value, json};
 
-use crate::helpers::{TestApp, call};
+use crate::helpers::{STATUSES, TestApp, call};
 
-/// The status codes of the contract's status names (storage codes).
+/// The storage code of a status: its 1-based place in the contract's list
+/// (the schema's comment says so).
 fn status_code(status: &str) -> i64 {
-    [
-        "initiated",
-        "ringing",
-        "busy",
-        "in-progress",
-        "ended",
-        "completed",
-        "ended_by_customer",
-        "ended_by_assistant",
-        "no-answer",
-        "failed",
-    ]
-    .iter()
+    STATUSES
+        .iter()
     .position(|s| *s == status)
     .map(|i| i as i64 + 1)
     .expect("a status")

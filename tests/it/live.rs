@@ -11,9 +11,9 @@ use crate::helpers::{STATUSES, TestApp, call};
 fn status_code(status: &str) -> i64 {
     STATUSES
         .iter()
-    .position(|s| *s == status)
-    .map(|i| i as i64 + 1)
-    .expect("a status")
+        .position(|s| *s == status)
+        .map(|i| i as i64 + 1)
+        .expect("a status")
 }
 
 /// Every status's list total equals a plain count of the rows.

@@ -31,6 +31,9 @@ pub struct OutboxConfig {
     pub poll_interval: Duration,
     /// Deliveries sent at the same time.
     pub concurrency: usize,
+    /// How long a lease outlives the attempt's timeouts. A delivery whose
+    /// process died mid-attempt is sent again this long after the timeouts.
+    pub lease_margin: Duration,
 }
 
 impl Default for OutboxConfig {
@@ -43,6 +46,7 @@ impl Default for OutboxConfig {
                 .unwrap_or_default(),
             poll_interval: Duration::from_secs(1),
             concurrency: 16,
+            lease_margin: Duration::from_secs(30),
         }
     }
 }
@@ -80,7 +84,7 @@ pub async fn run(
         crate::webhook::new_message_id().trim_start_matches("msg_")
     );
     // A lease outlives any attempt, so no other process sends it meanwhile.
-    let lease_ms = millis(config.total_timeout + config.connect_timeout) + 30_000;
+    let lease_ms = millis(config.total_timeout + config.connect_timeout + config.lease_margin);
     let slots = Arc::new(Semaphore::new(config.concurrency.max(1)));
     let mut tasks = tokio::task::JoinSet::new();
     tracing::info!(worker = %worker, "webhook worker started");

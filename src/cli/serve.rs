@@ -58,6 +58,11 @@ pub struct ServeArgs {
     #[arg(long, env = "CALLBASE_WEBHOOK_TIMEOUT", default_value_t = 15)]
     pub webhook_timeout: u64,
 
+    /// Seconds a webhook delivery stays leased to a process beyond the attempt's
+    /// timeouts; after a crash, the attempt in flight is sent again this late.
+    #[arg(long, env = "CALLBASE_WEBHOOK_LEASE_MARGIN", default_value_t = 30)]
+    pub webhook_lease_margin: u64,
+
     /// Run no webhook worker in this process (another process sends them).
     #[arg(long, env = "CALLBASE_NO_WEBHOOK_WORKER")]
     pub no_webhook_worker: bool,
@@ -92,6 +97,7 @@ pub async fn run(db: &super::Database, args: ServeArgs) -> anyhow::Result<ExitCo
             connect_timeout: Duration::from_secs(args.webhook_connect_timeout.max(1)),
             total_timeout: Duration::from_secs(args.webhook_timeout.max(1)),
             allow_private: args.webhook_allow_private,
+            lease_margin: Duration::from_secs(args.webhook_lease_margin),
             schedule: crate::webhook::parse_schedule(&args.webhook_retry_schedule)
                 .map_err(|e| anyhow::anyhow!("--webhook-retry-schedule: {e}"))?,
             ..OutboxConfig::default()

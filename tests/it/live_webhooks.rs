@@ -454,7 +454,71 @@ async fn late_fields_reach_the_retried_webhook(app: TestApp) {
     assert_eq!(last.header("webhook-id"), first[0].header("webhook-id"));
 }
 
+/// A `callbase serve` process that only sends webhooks, with short timeouts.
+fn webhook_process(database_url: &str) -> std::process::Child {
+    std::process::Command::new(env!("CARGO_BIN_EXE_callbase"))
+        .args([
+            "serve",
+            "--listen",
+            "127.0.0.1:0",
+            "--webhook-allow-private",
+            "--webhook-connect-timeout",
+            "1",
+            "--webhook-timeout",
+            "3",
+            "--webhook-lease-margin",
+            "1",
+        ])
+        .env("CALLBASE_DATABASE_URL", database_url)
+        .env_remove("RUST_LOG")
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("spawn callbase serve")
+}
+
+async fn delivered_after_a_crash_mid_attempt(app: TestApp) {
+    let receiver = Receiver::start().await;
+    let (_, token) = app.user("alice@example.com").await;
+    let (assistant, secret) = hooked_assistant(&app, &token, &receiver, json!({})).await;
+    // The API without a worker of its own; a separate process sends.
+    let (backend, database) = (app.backend, app.database());
+    app.stop().await;
+    let front = spawn_on(backend, database, |s| s.outbox = None).await;
+    let mut sender = webhook_process(&front.database_url);
+    receiver.delay(Duration::from_secs(30));
+    let call = finished_call(&front, &token, assistant, "completed").await;
+    receiver.wait_for(1).await;
+    // The attempt is in flight (the receiver has not answered): SIGKILL.
+    sender.kill().expect("kill");
+    sender.wait().expect("reaped");
+    receiver.delay(Duration::ZERO);
+    receiver.answer(200, r#"{"after": "crash"}"#);
+    let mut restarted = webhook_process(&front.database_url);
+    let data = deliveries_until(&front, &token, call, "delivery after the crash", delivered).await;
+    let _ = restarted.kill();
+    let _ = restarted.wait();
+    let received = receiver.received();
+    assert_eq!(
+        received.len(),
+        2,
+        "the cut-short attempt, then the delivery"
+    );
+    assert_eq!(
+        received[0].header("webhook-id"),
+        received[1].header("webhook-id"),
+        "the same message again: receivers can drop the repeat"
+    );
+    assert!(received[1].verifies(&secret));
+    // The attempt cut short by the crash left no record; the delivery did.
+    assert_eq!(data[0]["attempt_count"], 1);
+    assert_eq!(data[0]["attempts"][0]["status_code"], 200);
+    let got = front.get(&format!("/api/user/calls/{call}"), &token).await;
+    assert_eq!(got.body["webhook_response"], json!({"after": "crash"}));
+}
+
 backend_tests!(
+    delivered_after_a_crash_mid_attempt,
     imported_assistant_gets_a_secret_when_its_webhook_is_switched_on,
     late_fields_reach_the_retried_webhook,
     webhook_is_signed_and_answer_kept,

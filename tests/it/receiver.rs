@@ -46,6 +46,8 @@ struct Inner {
     received: Vec<Received>,
     /// What to answer: status and body.
     answer: (u16, String),
+    /// How long to wait before answering.
+    delay: Duration,
 }
 
 #[derive(Clone)]
@@ -59,12 +61,16 @@ async fn hook(
     headers: HeaderMap,
     body: Bytes,
 ) -> (StatusCode, String) {
-    let mut inner = inner.lock().expect("lock");
-    inner.received.push(Received {
-        headers,
-        body: body.to_vec(),
-    });
-    let (status, body) = inner.answer.clone();
+    let (status, body, delay) = {
+        let mut inner = inner.lock().expect("lock");
+        inner.received.push(Received {
+            headers,
+            body: body.to_vec(),
+        });
+        let (status, body) = inner.answer.clone();
+        (status, body, inner.delay)
+    };
+    tokio::time::sleep(delay).await;
     (StatusCode::from_u16(status).expect("status"), body)
 }
 
@@ -74,6 +80,7 @@ impl Receiver {
         let inner = Arc::new(Mutex::new(Inner {
             received: Vec::new(),
             answer: (200, r#"{"ok":true}"#.to_owned()),
+            delay: Duration::ZERO,
         }));
         let app = axum::Router::new()
             .route("/hook", post(hook))
@@ -92,6 +99,11 @@ impl Receiver {
 
     pub fn answer(&self, status: u16, body: &str) {
         self.inner.lock().expect("lock").answer = (status, body.to_owned());
+    }
+
+    /// Answers only after `delay` from now on.
+    pub fn delay(&self, delay: Duration) {
+        self.inner.lock().expect("lock").delay = delay;
     }
 
     pub fn received(&self) -> Vec<Received> {

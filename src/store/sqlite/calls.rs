@@ -220,15 +220,18 @@ fn list_in(
         // CAST: with a bare parameter as LIMIT, SQLite plans with its value and
         // recompiles the statement at every bind (seen as sqlite3Reprepare in
         // the profile, a fifth of a list request).
-        " ORDER BY created_at DESC, id DESC LIMIT CAST(?{} AS INTEGER) OFFSET ?{})
-         ORDER BY c.created_at DESC, c.id DESC",
+        " ORDER BY created_at DESC, id DESC LIMIT CAST(?{} AS INTEGER) OFFSET ?{})",
         args.len() - 1,
         args.len()
     ));
     let mut stmt = conn.prepare_cached(&sql)?;
-    let rows = stmt
+    let mut rows: Vec<CallRecord> = stmt
         .query_map(params_from_iter(args.iter()), call_from_row)?
         .collect::<rusqlite::Result<_>>()?;
+    // The page's few rows are put in order here: an ORDER BY on the outer
+    // query made SQLite copy every full row (transcripts and all) into a
+    // temporary B-tree first, ~7% of a list request in the profile.
+    rows.sort_unstable_by(|a, b| (b.created_at, b.id).cmp(&(a.created_at, a.id)));
     Ok(Page { total, rows })
 }
 

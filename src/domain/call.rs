@@ -132,6 +132,57 @@ pub struct CallRecord {
     pub updated_at: i64,
 }
 
+/// A call borrowed from wherever it is stored (a database row's memory, a
+/// [`CallRecord`]): what the JSON writer reads, so a list page is rendered
+/// straight from the rows without copying each field into its own `String`.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct CallView<'a> {
+    pub id: i64,
+    pub assistant_name: Option<&'a str>,
+    pub campaign_name: Option<&'a str>,
+    pub call_type: CallType,
+    pub duration: i64,
+    pub assistant_phone_number: Option<&'a str>,
+    pub client_phone_number: Option<&'a str>,
+    pub status: CallStatus,
+    /// Compact JSON, as stored.
+    pub transcript: &'a str,
+    pub variables: &'a str,
+    pub evaluation: &'a str,
+    pub webhook_response: Option<&'a str>,
+    pub carrier_cost: Option<Money>,
+    pub total_cost: Option<Money>,
+    pub answered_by: Option<AnsweredBy>,
+    pub recording_url: Option<&'a str>,
+    pub created_at: i64,
+    pub updated_at: i64,
+}
+
+impl CallRecord {
+    pub fn view(&self) -> CallView<'_> {
+        CallView {
+            id: self.id,
+            assistant_name: self.assistant_name.as_deref(),
+            campaign_name: self.campaign_name.as_deref(),
+            call_type: self.call_type,
+            duration: self.duration,
+            assistant_phone_number: self.assistant_phone_number.as_deref(),
+            client_phone_number: self.client_phone_number.as_deref(),
+            status: self.status,
+            transcript: self.transcript.as_str(),
+            variables: self.variables.as_str(),
+            evaluation: self.evaluation.as_str(),
+            webhook_response: self.webhook_response.as_ref().map(JsonText::as_str),
+            carrier_cost: self.carrier_cost,
+            total_cost: self.total_cost,
+            answered_by: self.answered_by,
+            recording_url: self.recording_url.as_deref(),
+            created_at: self.created_at,
+            updated_at: self.updated_at,
+        }
+    }
+}
+
 /// A validated call ready to be written. Assistant and campaign arrive by name
 /// and are found or created for the owning user by the store.
 #[derive(Debug, Clone, PartialEq)]

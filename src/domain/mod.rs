@@ -11,7 +11,7 @@ pub mod post_call;
 pub mod timefmt;
 pub mod validation;
 
-pub use call::{AnsweredBy, CallRecord, CallStatus, CallType, JsonText, NewCall};
+pub use call::{AnsweredBy, CallRecord, CallStatus, CallType, CallView, JsonText, NewCall};
 pub use filter::{CallFilter, CallListQuery, PageQuery};
 pub use money::Money;
 pub use validation::FieldErrors;

@@ -8,7 +8,7 @@ use axum::response::Response;
 use super::AppState;
 use super::auth::CurrentUser;
 use super::error::{ApiError, json_response};
-use super::views::{JsonBuf, PageUrls, write_call, write_paginator};
+use super::views::{JsonBuf, PageUrls, write_call, write_call_view, write_paginator};
 use crate::domain::filter::parse_call_list;
 use crate::domain::pagination::PageMeta;
 use crate::domain::validation::parse_int;
@@ -48,30 +48,34 @@ pub async fn list(
 ) -> Result<Response, ApiError> {
     let pairs = query_pairs(query.as_deref());
     let request = parse_call_list(&pairs)?;
-    let page = state
+    // The rows are written as they come from the store; the envelope around
+    // them needs the total and the row count, known only afterwards.
+    let mut rows = JsonBuf::with_capacity(2048 + request.page.per_page as usize * 2560);
+    let mut count = 0u64;
+    let total = state
         .store
-        .list_calls(
+        .list_calls_into(
             user.0,
             &request.filter,
             request.page.per_page,
             request.page.offset(),
+            &mut |call| {
+                if count > 0 {
+                    rows.raw(",");
+                }
+                write_call_view(&mut rows, call);
+                count += 1;
+            },
         )
         .await?;
-    let meta = PageMeta::new(request.page, page.total, page.rows.len() as u64);
+    let meta = PageMeta::new(request.page, total, count);
     let urls = PageUrls {
         path: state.url("/api/user/calls"),
         keep: &request.echo,
         per_page: request.page.per_page,
     };
-    let mut out = JsonBuf::with_capacity(2048 + page.rows.len() * 2048);
-    write_paginator(&mut out, &meta, &urls, |out| {
-        for (i, call) in page.rows.iter().enumerate() {
-            if i > 0 {
-                out.raw(",");
-            }
-            write_call(out, call);
-        }
-    });
+    let mut out = JsonBuf::with_capacity(4096 + rows.len());
+    write_paginator(&mut out, &meta, &urls, |out| out.append(&rows));
     Ok(out.into_response())
 }
 

@@ -9,7 +9,7 @@ use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
 
 use crate::domain::pagination::{PageMeta, WindowItem};
 use crate::domain::timefmt::format_rfc3339;
-use crate::domain::{CallRecord, Money};
+use crate::domain::{CallRecord, CallView, Money};
 
 /// A JSON document under construction. Callers keep it well-formed.
 #[derive(Default)]
@@ -22,6 +22,20 @@ impl JsonBuf {
 
     pub fn raw(&mut self, text: &str) {
         self.0.extend_from_slice(text.as_bytes());
+    }
+
+    /// Bytes written so far.
+    pub fn len(&self) -> usize {
+        self.0.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+
+    /// Appends another buffer's JSON.
+    pub fn append(&mut self, other: &JsonBuf) {
+        self.0.extend_from_slice(&other.0);
     }
 
     /// `"key":` preceded by a comma unless it opens the object.
@@ -69,35 +83,37 @@ impl JsonBuf {
 
 /// The Call object (CONTRACT §2), fields in the contract's order.
 pub fn write_call(out: &mut JsonBuf, call: &CallRecord) {
+    write_call_view(out, &call.view());
+}
+
+/// [`write_call`] from borrowed fields.
+pub fn write_call_view(out: &mut JsonBuf, call: &CallView<'_>) {
     out.raw("{");
     out.key("id");
     out.number(call.id);
     out.key("assistant_name");
-    out.opt_string(call.assistant_name.as_deref());
+    out.opt_string(call.assistant_name);
     out.key("campaign_name");
-    out.opt_string(call.campaign_name.as_deref());
+    out.opt_string(call.campaign_name);
     out.key("type");
     out.string(call.call_type.as_str());
     out.key("duration");
     out.number(call.duration);
     out.key("assistant_phone_number");
-    out.opt_string(call.assistant_phone_number.as_deref());
+    out.opt_string(call.assistant_phone_number);
     out.key("client_phone_number");
-    out.opt_string(call.client_phone_number.as_deref());
+    out.opt_string(call.client_phone_number);
     out.key("status");
     out.string(call.status.as_str());
+    // Stored documents are compact JSON already: copied as they are.
     out.key("transcript");
-    out.raw(call.transcript.as_str());
+    out.raw(call.transcript);
     out.key("variables");
-    out.raw(call.variables.as_str());
+    out.raw(call.variables);
     out.key("evaluation");
-    out.raw(call.evaluation.as_str());
+    out.raw(call.evaluation);
     out.key("webhook_response");
-    out.raw(
-        call.webhook_response
-            .as_ref()
-            .map_or("null", |j| j.as_str()),
-    );
+    out.raw(call.webhook_response.unwrap_or("null"));
     out.key("carrier_cost");
     out.money(call.carrier_cost);
     out.key("total_cost");
@@ -105,7 +121,7 @@ pub fn write_call(out: &mut JsonBuf, call: &CallRecord) {
     out.key("answered_by");
     out.opt_string(call.answered_by.map(|a| a.as_str()));
     out.key("recording_url");
-    out.opt_string(call.recording_url.as_deref());
+    out.opt_string(call.recording_url);
     out.key("created_at");
     out.string(&format_rfc3339(call.created_at));
     out.key("updated_at");

@@ -10,7 +10,7 @@ use std::sync::Arc;
 use async_trait::async_trait;
 
 use crate::domain::live::CallChange;
-use crate::domain::{CallFilter, CallRecord, NewCall};
+use crate::domain::{CallFilter, CallRecord, CallView, NewCall};
 
 mod live;
 pub use live::*;
@@ -198,6 +198,22 @@ pub trait Store: Send + Sync + 'static {
         limit: u64,
         offset: u64,
     ) -> StoreResult<Page<CallRecord>>;
+    /// [`Store::list_calls`] handing each row, in order, to `sink` as a
+    /// borrowed view (no per-field copies); returns the total.
+    async fn list_calls_into(
+        &self,
+        user_id: i64,
+        filter: &CallFilter,
+        limit: u64,
+        offset: u64,
+        sink: &mut (dyn for<'r, 'v> FnMut(&'r CallView<'v>) + Send),
+    ) -> StoreResult<u64> {
+        let page = self.list_calls(user_id, filter, limit, offset).await?;
+        for call in &page.rows {
+            sink(&call.view());
+        }
+        Ok(page.total)
+    }
     async fn get_call(&self, user_id: i64, call_id: i64) -> StoreResult<Option<CallRecord>>;
     /// Deletes a call and everything hanging on it; false when the user has no such call.
     async fn delete_call(&self, user_id: i64, call_id: i64) -> StoreResult<bool>;

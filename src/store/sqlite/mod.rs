@@ -19,7 +19,7 @@ use super::{
 };
 use crate::domain::live::CallChange;
 use crate::domain::timefmt::now_unix;
-use crate::domain::{CallFilter, CallRecord, NewCall};
+use crate::domain::{CallFilter, CallRecord, CallView, NewCall};
 
 impl From<rusqlite::Error> for StoreError {
     fn from(err: rusqlite::Error) -> Self {
@@ -249,6 +249,19 @@ impl Store for SqliteStore {
         let filter = filter.clone();
         self.pool
             .read(move |conn| calls::list(conn, user_id, &filter, limit, offset))
+            .await
+    }
+
+    async fn list_calls_into(
+        &self,
+        user_id: i64,
+        filter: &CallFilter,
+        limit: u64,
+        offset: u64,
+        sink: &mut (dyn for<'r, 'v> FnMut(&'r CallView<'v>) + Send),
+    ) -> StoreResult<u64> {
+        self.pool
+            .read(move |conn| calls::list_into(conn, user_id, filter, limit, offset, sink))
             .await
     }
 

@@ -8,7 +8,9 @@ use axum::response::Response;
 use super::AppState;
 use super::auth::CurrentUser;
 use super::error::{ApiError, json_response};
-use super::views::{JsonBuf, PageUrls, write_call, write_call_view, write_paginator};
+use super::views::{
+    JsonBuf, PageUrls, write_call, write_call_view, write_paginator_head, write_paginator_tail,
+};
 use crate::domain::filter::parse_call_list;
 use crate::domain::pagination::PageMeta;
 use crate::domain::validation::parse_int;
@@ -48,9 +50,10 @@ pub async fn list(
 ) -> Result<Response, ApiError> {
     let pairs = query_pairs(query.as_deref());
     let request = parse_call_list(&pairs)?;
-    // The rows are written as they come from the store; the envelope around
-    // them needs the total and the row count, known only afterwards.
-    let mut rows = JsonBuf::with_capacity(2048 + request.page.per_page as usize * 2560);
+    // The rows are written as they come from the store, straight after the
+    // envelope's head; its tail needs the total and the row count.
+    let mut out = JsonBuf::with_capacity(4096 + request.page.per_page as usize * 2560);
+    write_paginator_head(&mut out, request.page.page);
     let mut count = 0u64;
     let total = state
         .store
@@ -61,9 +64,9 @@ pub async fn list(
             request.page.offset(),
             &mut |call| {
                 if count > 0 {
-                    rows.raw(",");
+                    out.raw(",");
                 }
-                write_call_view(&mut rows, call);
+                write_call_view(&mut out, call);
                 count += 1;
             },
         )
@@ -74,8 +77,7 @@ pub async fn list(
         keep: &request.echo,
         per_page: request.page.per_page,
     };
-    let mut out = JsonBuf::with_capacity(4096 + rows.len());
-    write_paginator(&mut out, &meta, &urls, |out| out.append(&rows));
+    write_paginator_tail(&mut out, &meta, &urls);
     Ok(out.into_response())
 }
 

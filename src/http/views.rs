@@ -24,20 +24,6 @@ impl JsonBuf {
         self.0.extend_from_slice(text.as_bytes());
     }
 
-    /// Bytes written so far.
-    pub fn len(&self) -> usize {
-        self.0.len()
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.0.is_empty()
-    }
-
-    /// Appends another buffer's JSON.
-    pub fn append(&mut self, other: &JsonBuf) {
-        self.0.extend_from_slice(&other.0);
-    }
-
     /// `"key":` preceded by a comma unless it opens the object.
     pub fn key(&mut self, key: &str) {
         if !matches!(self.0.last(), Some(b'{')) {
@@ -149,6 +135,14 @@ pub struct PageUrls<'a> {
 
 impl PageUrls<'_> {
     pub fn url(&self, page: u64) -> String {
+        let mut url = self.base();
+        url.push_str(&page.to_string());
+        url
+    }
+
+    /// Every page URL up to the page number (`...&page=`): encoded once per
+    /// answer, not once for each of the dozen links.
+    fn base(&self) -> String {
         let mut url = format!("{}?", self.path);
         let mut pair = |key: &str, value: &str| {
             url.extend(utf8_percent_encode(key, QUERY_VALUE));
@@ -162,8 +156,7 @@ impl PageUrls<'_> {
         if !self.keep.iter().any(|(key, _)| key == "per_page") {
             pair("per_page", &self.per_page.to_string());
         }
-        pair("page", &page.to_string());
-        url.pop();
+        url.push_str("page=");
         url
     }
 }
@@ -175,26 +168,42 @@ pub fn write_paginator(
     urls: &PageUrls<'_>,
     data: impl FnOnce(&mut JsonBuf),
 ) {
-    let page_url = |page: Option<u64>| page.map(|p| urls.url(p));
-    let prev = page_url(meta.prev_page());
-    let next = page_url(meta.next_page());
-    let from_to = meta.from_to();
+    write_paginator_head(out, meta.current_page);
+    data(out);
+    write_paginator_tail(out, meta, urls);
+}
 
+/// The paginator up to the opening of `data`: all that is known before the
+/// rows are read, so a list can write its rows straight after it.
+pub fn write_paginator_head(out: &mut JsonBuf, current_page: u64) {
     out.raw("{");
     out.key("current_page");
-    out.number(meta.current_page);
+    out.number(current_page);
     out.key("data");
     out.raw("[");
-    data(out);
+}
+
+/// The paginator from the end of `data` on.
+pub fn write_paginator_tail(out: &mut JsonBuf, meta: &PageMeta, urls: &PageUrls<'_>) {
+    let base = urls.base();
+    let url = |page: u64| {
+        let mut url = base.clone();
+        url.push_str(&page.to_string());
+        url
+    };
+    let prev = meta.prev_page().map(url);
+    let next = meta.next_page().map(url);
+    let from_to = meta.from_to();
+
     out.raw("]");
     out.key("first_page_url");
-    out.string(&urls.url(1));
+    out.string(&url(1));
     out.key("from");
     out.serde(&from_to.map(|(from, _)| from));
     out.key("last_page");
     out.number(meta.last_page());
     out.key("last_page_url");
-    out.string(&urls.url(meta.last_page()));
+    out.string(&url(meta.last_page()));
     out.key("links");
     out.raw("[");
     write_link(out, prev.as_deref(), "&laquo; Previous", false);
@@ -202,12 +211,7 @@ pub fn write_paginator(
         out.raw(",");
         match item {
             WindowItem::Page(n) => {
-                write_link(
-                    out,
-                    Some(&urls.url(n)),
-                    &n.to_string(),
-                    n == meta.current_page,
-                );
+                write_link(out, Some(&url(n)), &n.to_string(), n == meta.current_page);
             }
             WindowItem::Gap => write_link(out, None, "...", false),
         }

@@ -187,10 +187,7 @@ pub fn list_into(
 /// Runs `f` in one read transaction: the total and the rows come from the
 /// same snapshot even while an import commits in between. (Cached
 /// statements: execute_batch would parse BEGIN and COMMIT each time.)
-fn in_read_transaction<T>(
-    conn: &Connection,
-    f: impl FnOnce() -> StoreResult<T>,
-) -> StoreResult<T> {
+fn in_read_transaction<T>(conn: &Connection, f: impl FnOnce() -> StoreResult<T>) -> StoreResult<T> {
     conn.prepare_cached("BEGIN")?.execute([])?;
     let result = f();
     let end = if result.is_ok() { "COMMIT" } else { "ROLLBACK" };
@@ -200,9 +197,8 @@ fn in_read_transaction<T>(
 
 /// A row of [`CALL_SELECT`] as a borrowed view.
 fn view_from_row<'r>(row: &'r Row<'_>) -> rusqlite::Result<CallView<'r>> {
-    let text = |i: usize| -> rusqlite::Result<Option<&'r str>> {
-        Ok(row.get_ref(i)?.as_str_or_null()?)
-    };
+    let text =
+        |i: usize| -> rusqlite::Result<Option<&'r str>> { Ok(row.get_ref(i)?.as_str_or_null()?) };
     let json = |i: usize| -> rusqlite::Result<&'r str> { Ok(row.get_ref(i)?.as_str()?) };
     let type_code: i64 = row.get(3)?;
     let status_code: i64 = row.get(7)?;

@@ -199,7 +199,7 @@ fn in_read_transaction<T>(conn: &Connection, f: impl FnOnce() -> StoreResult<T>)
 fn view_from_row<'r>(row: &'r Row<'_>) -> rusqlite::Result<CallView<'r>> {
     let text =
         |i: usize| -> rusqlite::Result<Option<&'r str>> { Ok(row.get_ref(i)?.as_str_or_null()?) };
-    let json = |i: usize| -> rusqlite::Result<&'r str> { Ok(row.get_ref(i)?.as_str()?) };
+    let json = |i: usize| -> rusqlite::Result<&'r [u8]> { Ok(row.get_ref(i)?.as_bytes()?) };
     let type_code: i64 = row.get(3)?;
     let status_code: i64 = row.get(7)?;
     let answered_code: Option<i64> = row.get(14)?;
@@ -216,7 +216,7 @@ fn view_from_row<'r>(row: &'r Row<'_>) -> rusqlite::Result<CallView<'r>> {
         transcript: json(8)?,
         variables: json(9)?,
         evaluation: json(10)?,
-        webhook_response: text(11)?,
+        webhook_response: row.get_ref(11)?.as_bytes_or_null()?,
         carrier_cost: row.get::<_, Option<i64>>(12)?.map(Money::from_units),
         total_cost: row.get::<_, Option<i64>>(13)?.map(Money::from_units),
         answered_by: match answered_code {

@@ -19,6 +19,11 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         "live_calls",
         include_str!("migrations/0004_live_calls.sql"),
     ),
+    (
+        5,
+        "calls_in_arrival_order",
+        include_str!("migrations/0005_calls_in_arrival_order.sql"),
+    ),
 ];
 
 /// Applies every migration newer than the database, all in one transaction.

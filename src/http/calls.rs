@@ -9,7 +9,7 @@ use super::AppState;
 use super::auth::CurrentUser;
 use super::error::{ApiError, json_response};
 use super::views::{
-    JsonBuf, PageUrls, write_call, write_call_view, write_paginator_head, write_paginator_tail,
+    JsonBuf, PageUrls, write_call_view, write_paginator_head, write_paginator_tail,
 };
 use crate::domain::filter::parse_call_list;
 use crate::domain::pagination::PageMeta;
@@ -102,13 +102,14 @@ pub async fn get(
     path: Result<Path<String>, PathRejection>,
 ) -> Result<Response, ApiError> {
     let id = path_id(path).ok_or(ApiError::NotFound(NOT_FOUND))?;
-    let call = state
-        .store
-        .get_call(user.0, id)
-        .await?
-        .ok_or(ApiError::NotFound(NOT_FOUND))?;
     let mut out = JsonBuf::with_capacity(4096);
-    write_call(&mut out, &call);
+    let found = state
+        .store
+        .get_call_into(user.0, id, &mut |call| write_call_view(&mut out, call))
+        .await?;
+    if !found {
+        return Err(ApiError::NotFound(NOT_FOUND));
+    }
     Ok(out.into_response())
 }
 

@@ -215,6 +215,20 @@ pub trait Store: Send + Sync + 'static {
         Ok(page.total)
     }
     async fn get_call(&self, user_id: i64, call_id: i64) -> StoreResult<Option<CallRecord>>;
+    /// [`Store::get_call`] handing the call to `sink` as a borrowed view;
+    /// false when the user has no such call.
+    async fn get_call_into(
+        &self,
+        user_id: i64,
+        call_id: i64,
+        sink: &mut (dyn for<'r, 'v> FnMut(&'r CallView<'v>) + Send),
+    ) -> StoreResult<bool> {
+        let call = self.get_call(user_id, call_id).await?;
+        if let Some(call) = &call {
+            sink(&call.view());
+        }
+        Ok(call.is_some())
+    }
     /// Deletes a call and everything hanging on it; false when the user has no such call.
     async fn delete_call(&self, user_id: i64, call_id: i64) -> StoreResult<bool>;
     /// Upserts a batch by id in one transaction, creating assistants and

@@ -281,7 +281,10 @@ fn page_ids(
     let conditions = Conditions::for_calls(user_id, filter);
     let mut args: Vec<Value> = conditions.values().map(bind).collect();
     // `rowid`: the covering index holds it, and it reaches the row directly.
-    let mut sql = format!("SELECT rowid FROM calls WHERE {}", conditions.render(style, 1));
+    let mut sql = format!(
+        "SELECT rowid FROM calls WHERE {}",
+        conditions.render(style, 1)
+    );
     if start.day != i64::MAX {
         args.push(Value::Integer(start.day * counts::DAY + counts::DAY - 1));
         sql.push_str(&format!(" AND created_at <= ?{}", args.len()));
@@ -305,6 +308,23 @@ fn page_ids(
         .query_map(params_from_iter(args.iter()), |r| r.get(0))?
         .collect::<rusqlite::Result<_>>()?;
     Ok((total, ids))
+}
+
+/// [`get`], handing the row to `sink` as a borrowed view.
+pub fn get_into(
+    conn: &Connection,
+    user_id: i64,
+    call_id: i64,
+    sink: &mut (dyn for<'r, 'v> FnMut(&'r CallView<'v>) + Send),
+) -> StoreResult<bool> {
+    let mut stmt =
+        conn.prepare_cached(&format!("{CALL_SELECT} WHERE c.id = ?1 AND c.user_id = ?2"))?;
+    let mut rows = stmt.query(params![call_id, user_id])?;
+    let Some(row) = rows.next()? else {
+        return Ok(false);
+    };
+    sink(&view_from_row(row)?);
+    Ok(true)
 }
 
 pub fn get(conn: &Connection, user_id: i64, call_id: i64) -> StoreResult<Option<CallRecord>> {

@@ -265,6 +265,17 @@ impl Store for SqliteStore {
             .await
     }
 
+    async fn get_call_into(
+        &self,
+        user_id: i64,
+        call_id: i64,
+        sink: &mut (dyn for<'r, 'v> FnMut(&'r CallView<'v>) + Send),
+    ) -> StoreResult<bool> {
+        self.pool
+            .read(move |conn| calls::get_into(conn, user_id, call_id, sink))
+            .await
+    }
+
     async fn get_call(&self, user_id: i64, call_id: i64) -> StoreResult<Option<CallRecord>> {
         self.pool
             .read(move |conn| calls::get(conn, user_id, call_id))

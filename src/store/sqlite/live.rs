@@ -7,7 +7,7 @@ use super::calls::{apply_deltas, get};
 use crate::domain::live::{Applied, CallChange, CallState};
 use crate::domain::post_call::{PayloadContext, post_call_payload};
 use crate::domain::timefmt::now_unix;
-use crate::domain::{AnsweredBy, CallStatus, CallType, JsonText, Money, phone};
+use crate::domain::{AnsweredBy, CallRecord, CallStatus, CallType, JsonText, Money, phone};
 use crate::store::counts::CountDeltas;
 use crate::store::{
     AttemptRecord, CallDraft, CallWrite, Delivery, DeliveryNext, DueDelivery, IdempotencyStart,
@@ -52,6 +52,15 @@ fn state_from_row(row: &Row<'_>) -> rusqlite::Result<CallState> {
         updated_at: row.get(13)?,
         finished_at: row.get(14)?,
     })
+}
+
+/// The call's state, if the user has it.
+fn load_state(tx: &Connection, user_id: i64, call_id: i64) -> rusqlite::Result<Option<CallState>> {
+    tx.prepare_cached(&format!(
+        "SELECT {STATE_COLUMNS} FROM calls WHERE id = ?1 AND user_id = ?2"
+    ))?
+    .query_row(params![call_id, user_id], state_from_row)
+    .optional()
 }
 
 /// A live (not deleted) assistant's webhook settings and phone number.
@@ -165,13 +174,7 @@ pub fn update_call(
     change: &CallChange,
 ) -> StoreResult<CallWrite> {
     let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-    let Some(mut state) = tx
-        .prepare_cached(&format!(
-            "SELECT {STATE_COLUMNS} FROM calls WHERE id = ?1 AND user_id = ?2"
-        ))?
-        .query_row(params![call_id, user_id], state_from_row)
-        .optional()?
-    else {
+    let Some(mut state) = load_state(&tx, user_id, call_id)? else {
         return Ok(CallWrite::NotFound);
     };
     let before = rollup_key(&state);
@@ -225,18 +228,29 @@ fn finish_write(
         && let Some((settings, _)) = assistant_settings(tx, user_id, assistant_id)?
         && settings.wants(state.status)
     {
-        let campaign = campaign_of(tx, user_id, state.campaign_id)?;
-        let payload = post_call_payload(
-            &record,
-            PayloadContext {
-                finished_at: state.finished_at,
-                campaign: campaign.as_ref().map(|(id, name)| (*id, name.as_str())),
-                include_recording: settings.include_recording,
-            },
-        );
+        let payload = payload_for(tx, user_id, &record, state, settings.include_recording)?;
         enqueue(tx, user_id, call_id, assistant_id, &payload)?;
     }
     Ok(CallWrite::Written(Box::new(record)))
+}
+
+/// The post-call payload of `record` (whose state is `state`).
+fn payload_for(
+    tx: &Connection,
+    user_id: i64,
+    record: &CallRecord,
+    state: &CallState,
+    include_recording: bool,
+) -> StoreResult<String> {
+    let campaign = campaign_of(tx, user_id, state.campaign_id)?;
+    Ok(post_call_payload(
+        record,
+        PayloadContext {
+            finished_at: state.finished_at,
+            campaign: campaign.as_ref().map(|(id, name)| (*id, name.as_str())),
+            include_recording,
+        },
+    ))
 }
 
 fn campaign_of(
@@ -347,27 +361,13 @@ fn payload_now(
     call_id: i64,
     include_recording: bool,
 ) -> StoreResult<Option<String>> {
-    let Some(state) = tx
-        .prepare_cached(&format!(
-            "SELECT {STATE_COLUMNS} FROM calls WHERE id = ?1 AND user_id = ?2"
-        ))?
-        .query_row(params![call_id, user_id], state_from_row)
-        .optional()?
-    else {
+    let (Some(state), Some(record)) = (
+        load_state(tx, user_id, call_id)?,
+        get(tx, user_id, call_id)?,
+    ) else {
         return Ok(None);
     };
-    let Some(record) = get(tx, user_id, call_id)? else {
-        return Ok(None);
-    };
-    let campaign = campaign_of(tx, user_id, state.campaign_id)?;
-    Ok(Some(post_call_payload(
-        &record,
-        PayloadContext {
-            finished_at: state.finished_at,
-            campaign: campaign.as_ref().map(|(id, name)| (*id, name.as_str())),
-            include_recording,
-        },
-    )))
+    payload_for(tx, user_id, &record, &state, include_recording).map(Some)
 }
 
 pub fn record_attempt(
@@ -515,13 +515,7 @@ pub fn list_deliveries(
 
 pub fn redeliver(conn: &mut Connection, user_id: i64, call_id: i64) -> StoreResult<Redelivery> {
     let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-    let Some(state) = tx
-        .prepare_cached(&format!(
-            "SELECT {STATE_COLUMNS} FROM calls WHERE id = ?1 AND user_id = ?2"
-        ))?
-        .query_row(params![call_id, user_id], state_from_row)
-        .optional()?
-    else {
+    let Some(state) = load_state(&tx, user_id, call_id)? else {
         return Ok(Redelivery::NotFound);
     };
     if !state.status.is_final() {
@@ -537,15 +531,7 @@ pub fn redeliver(conn: &mut Connection, user_id: i64, call_id: i64) -> StoreResu
     };
     let record = get(&tx, user_id, call_id)?
         .ok_or_else(|| StoreError::Internal(anyhow::anyhow!("call {call_id} vanished")))?;
-    let campaign = campaign_of(&tx, user_id, state.campaign_id)?;
-    let payload = post_call_payload(
-        &record,
-        PayloadContext {
-            finished_at: state.finished_at,
-            campaign: campaign.as_ref().map(|(id, name)| (*id, name.as_str())),
-            include_recording: settings.include_recording,
-        },
-    );
+    let payload = payload_for(&tx, user_id, &record, &state, settings.include_recording)?;
     let id = enqueue(&tx, user_id, call_id, assistant_id, &payload)?;
     let delivery = tx
         .prepare_cached(&format!(

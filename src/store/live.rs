@@ -27,8 +27,9 @@ pub struct CallDraft {
 }
 
 impl CallDraft {
-    /// The stored state of the new call at time `now`, with its ids resolved.
-    pub fn initial_state(&self, now: i64) -> CallState {
+    /// The stored state of the new call at time `now`, with its ids resolved;
+    /// refused when its fields break a rule (a transcript over the limit).
+    pub fn initial_state(&self, now: i64) -> Result<CallState, Refusal> {
         let mut state = CallState {
             call_type: self.call_type,
             assistant_id: self.assistant_id,
@@ -50,10 +51,9 @@ impl CallDraft {
             status: None,
             ..self.fields.clone()
         };
-        // A status is not part of `fields`, so nothing here can be refused.
-        let _ = fields.apply(&mut state, now);
+        fields.apply(&mut state, now)?;
         state.updated_at = now.max(self.created_at);
-        state
+        Ok(state)
     }
 }
 

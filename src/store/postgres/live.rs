@@ -128,7 +128,10 @@ pub async fn create_call(
             break row.get(0);
         }
     };
-    let s = draft.initial_state(now);
+    let s = match draft.initial_state(now) {
+        Ok(state) => state,
+        Err(refusal) => return Ok(CallWrite::Refused(refusal)),
+    };
     let client_key = draft.client_phone_number.as_deref().map(phone::normalize);
     tx.execute(
         "INSERT INTO calls (user_id, id, assistant_id, campaign_id, type, status, duration,

@@ -119,7 +119,10 @@ pub fn create_call(
     {
         return Ok(CallWrite::UnknownCampaign);
     }
-    let s = draft.initial_state(now);
+    let s = match draft.initial_state(now) {
+        Ok(state) => state,
+        Err(refusal) => return Ok(CallWrite::Refused(refusal)),
+    };
     // Above every id in use (imported ones included) and every id handed out
     // before (deleted ones included).
     let call_id: i64 = tx

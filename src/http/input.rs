@@ -28,7 +28,10 @@ impl<S: Send + Sync> FromRequest<S> for JsonObject {
             Bytes::from_request(request, state)
                 .await
                 .map_err(|rejection: BytesRejection| {
-                    ApiError::Message(rejection.status(), rejection.body_text().into())
+                    // 413 past the body limit, as every other answer: `{"message"}`
+                    // with the status's standard reason.
+                    let status = rejection.status();
+                    ApiError::Message(status, status.canonical_reason().unwrap_or("Error").into())
                 })?;
         if bytes.iter().all(u8::is_ascii_whitespace) {
             return Ok(Self(Map::new()));

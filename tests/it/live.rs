@@ -838,6 +838,31 @@ async fn ids_secrets_and_shapes(app: TestApp) {
     assert_eq!(replay.body["data"], made.body["data"]);
     assert_eq!(replay.body["webhook_secret"], Value::Null);
 
+    // Bodies past the limit: 413 in the contract's shape, nothing written.
+    let before = app.list(&token, "").await.body["total"].clone();
+    let huge = json!({"type": "web", "variables": {"blob": "x".repeat(2 * 1024 * 1024)}});
+    let too_large = app
+        .send_json(Method::POST, "/api/user/calls", &token, &huge, &[])
+        .await;
+    assert_eq!(
+        (too_large.status.as_u16(), too_large.body),
+        (413, json!({"message": "Payload Too Large"}))
+    );
+    let with_key = app
+        .send_json(
+            Method::POST,
+            "/api/user/calls",
+            &token,
+            &huge,
+            &[("Idempotency-Key", "huge-1")],
+        )
+        .await;
+    assert_eq!(
+        (with_key.status.as_u16(), with_key.body),
+        (413, json!({"message": "Payload Too Large"}))
+    );
+    assert_eq!(app.list(&token, "").await.body["total"], before);
+
     // Web calls carry no phone numbers.
     let web = app
         .post(

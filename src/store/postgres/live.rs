@@ -9,7 +9,7 @@ use super::calls::{apply_deltas, get, small};
 use crate::domain::live::{Applied, CallChange, CallState};
 use crate::domain::post_call::{PayloadContext, post_call_payload};
 use crate::domain::timefmt::now_unix;
-use crate::domain::{AnsweredBy, CallStatus, CallType, JsonText, Money, phone};
+use crate::domain::{AnsweredBy, CallRecord, CallStatus, CallType, JsonText, Money, phone};
 use crate::store::counts::CountDeltas;
 use crate::store::{
     AttemptRecord, CallDraft, CallWrite, Delivery, DeliveryNext, DueDelivery, IdempotencyStart,
@@ -253,6 +253,13 @@ async fn campaign_of(
         .map(|r| (r.get(0), r.get(1))))
 }
 
+/// The call just written or read in this transaction.
+async fn present_call(tx: &Transaction<'_>, user_id: i64, call_id: i64) -> StoreResult<CallRecord> {
+    get(tx, user_id, call_id)
+        .await?
+        .ok_or_else(|| StoreError::Internal(anyhow::anyhow!("call {call_id} vanished")))
+}
+
 /// The post-call payload of a call as it is now.
 async fn payload_of(
     tx: &Transaction<'_>,
@@ -261,12 +268,21 @@ async fn payload_of(
     state: &CallState,
     include_recording: bool,
 ) -> StoreResult<String> {
-    let record = get(tx, user_id, call_id)
-        .await?
-        .ok_or_else(|| StoreError::Internal(anyhow::anyhow!("call {call_id} vanished")))?;
+    let record = present_call(tx, user_id, call_id).await?;
+    payload_for(tx, user_id, &record, state, include_recording).await
+}
+
+/// The post-call payload of `record` (whose state is `state`).
+async fn payload_for(
+    tx: &Transaction<'_>,
+    user_id: i64,
+    record: &CallRecord,
+    state: &CallState,
+    include_recording: bool,
+) -> StoreResult<String> {
     let campaign = campaign_of(tx, user_id, state.campaign_id).await?;
     Ok(post_call_payload(
-        &record,
+        record,
         PayloadContext {
             finished_at: state.finished_at,
             campaign: campaign.as_ref().map(|(id, name)| (*id, name.as_str())),
@@ -283,17 +299,15 @@ async fn finish_write(
     state: &CallState,
     finished: bool,
 ) -> StoreResult<CallWrite> {
+    let record = present_call(tx, user_id, call_id).await?;
     if finished
         && let Some(assistant_id) = state.assistant_id
         && let Some((settings, _)) = assistant_settings(tx, user_id, assistant_id).await?
         && settings.wants(state.status)
     {
-        let payload = payload_of(tx, user_id, call_id, state, settings.include_recording).await?;
+        let payload = payload_for(tx, user_id, &record, state, settings.include_recording).await?;
         enqueue(tx, user_id, call_id, assistant_id, &payload).await?;
     }
-    let record = get(tx, user_id, call_id)
-        .await?
-        .ok_or_else(|| StoreError::Internal(anyhow::anyhow!("call {call_id} vanished")))?;
     Ok(CallWrite::Written(Box::new(record)))
 }
 

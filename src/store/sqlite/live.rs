@@ -224,8 +224,7 @@ fn finish_write(
     state: &CallState,
     finished: bool,
 ) -> StoreResult<CallWrite> {
-    let record = get(tx, user_id, call_id)?
-        .ok_or_else(|| StoreError::Internal(anyhow::anyhow!("call {call_id} vanished")))?;
+    let record = present_call(tx, user_id, call_id)?;
     if finished
         && let Some(assistant_id) = state.assistant_id
         && let Some((settings, _)) = assistant_settings(tx, user_id, assistant_id)?
@@ -235,6 +234,12 @@ fn finish_write(
         enqueue(tx, user_id, call_id, assistant_id, &payload)?;
     }
     Ok(CallWrite::Written(Box::new(record)))
+}
+
+/// The call just written or read in this transaction.
+fn present_call(tx: &Connection, user_id: i64, call_id: i64) -> StoreResult<CallRecord> {
+    get(tx, user_id, call_id)?
+        .ok_or_else(|| StoreError::Internal(anyhow::anyhow!("call {call_id} vanished")))
 }
 
 /// The post-call payload of `record` (whose state is `state`).
@@ -532,8 +537,7 @@ pub fn redeliver(conn: &mut Connection, user_id: i64, call_id: i64) -> StoreResu
     else {
         return Ok(Redelivery::NoWebhook);
     };
-    let record = get(&tx, user_id, call_id)?
-        .ok_or_else(|| StoreError::Internal(anyhow::anyhow!("call {call_id} vanished")))?;
+    let record = present_call(&tx, user_id, call_id)?;
     let payload = payload_for(&tx, user_id, &record, &state, settings.include_recording)?;
     let id = enqueue(&tx, user_id, call_id, assistant_id, &payload)?;
     let delivery = tx

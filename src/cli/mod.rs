@@ -141,16 +141,18 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
 /// Logs go to stderr so that stdout stays clean for scripts (`tokens create`).
 /// The server logs at `info` by default, the other commands at `warn`.
 ///
-/// Lines are written by a background thread (without dropping any), so a
-/// request never waits on a `write` to stderr; colours only on a terminal.
-/// The returned guard flushes what is queued when dropped at exit.
-fn init_logging(format: LogFormat, serving: bool) -> tracing_appender::non_blocking::WorkerGuard {
+/// Lines are written in batches by a background thread (without dropping any,
+/// see `logsink`), so a request never waits on a `write` to stderr; colours
+/// only on a terminal. The returned guard writes what is pending when dropped
+/// at exit.
+fn init_logging(format: LogFormat, serving: bool) -> Option<crate::logsink::FlushGuard> {
     let default = if serving { "info" } else { "warn" };
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(default));
     let ansi = std::io::stderr().is_terminal();
-    let (writer, guard) = tracing_appender::non_blocking::NonBlockingBuilder::default()
-        .lossy(false)
-        .finish(std::io::stderr());
+    let Ok((writer, guard)) = crate::logsink::start(std::io::stderr()) else {
+        eprintln!("warning: cannot start the log writer thread; logging is off");
+        return None;
+    };
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_ansi(ansi)
@@ -159,5 +161,5 @@ fn init_logging(format: LogFormat, serving: bool) -> tracing_appender::non_block
         LogFormat::Text => builder.try_init(),
         LogFormat::Json => builder.json().flatten_event(true).try_init(),
     };
-    guard
+    Some(guard)
 }

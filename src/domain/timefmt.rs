@@ -5,17 +5,30 @@ use time::macros::format_description;
 use time::{Date, OffsetDateTime, PrimitiveDateTime, UtcOffset};
 
 /// Formats Unix seconds as `2024-01-15T10:30:00Z`.
+pub fn format_rfc3339(unix: i64) -> String {
+    match rfc3339_bytes(unix) {
+        // ASCII digits and separators only.
+        Some(bytes) => bytes.iter().map(|&b| char::from(b)).collect(),
+        None => {
+            // Outside four-digit years: let the general formatter spell it.
+            let at =
+                OffsetDateTime::from_unix_timestamp(unix).unwrap_or(OffsetDateTime::UNIX_EPOCH);
+            let format = format_description!("[year]-[month]-[day]T[hour]:[minute]:[second]Z");
+            at.format(&format).unwrap_or_default()
+        }
+    }
+}
+
+/// [`format_rfc3339`] as bytes, for years 0 to 9999 (`None` outside them).
 ///
 /// Written by hand for this one fixed shape: `time`'s general formatter was
 /// 6% of a list request (two timestamps per call, fifteen calls a page).
-pub fn format_rfc3339(unix: i64) -> String {
+pub fn rfc3339_bytes(unix: i64) -> Option<[u8; 20]> {
     let at = OffsetDateTime::from_unix_timestamp(unix).unwrap_or(OffsetDateTime::UNIX_EPOCH);
     let (date, clock) = (at.date(), at.time());
     let year = date.year();
     if !(0..=9999).contains(&year) {
-        // Outside four-digit years: let the general formatter spell it.
-        let format = format_description!("[year]-[month]-[day]T[hour]:[minute]:[second]Z");
-        return at.format(&format).unwrap_or_default();
+        return None;
     }
     let mut out = [0u8; 20];
     let digits = |out: &mut [u8], value: u32| {
@@ -37,7 +50,7 @@ pub fn format_rfc3339(unix: i64) -> String {
     out[16] = b':';
     digits(&mut out[17..19], u32::from(clock.second()));
     out[19] = b'Z';
-    out.iter().map(|&b| char::from(b)).collect()
+    Some(out)
 }
 
 /// Reads a timestamp as clients and exports write it: RFC 3339 with any offset or

@@ -8,7 +8,7 @@ use axum::response::{IntoResponse, Response};
 use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
 
 use crate::domain::pagination::{PageMeta, WindowItem};
-use crate::domain::timefmt::format_rfc3339;
+use crate::domain::timefmt::{format_rfc3339, rfc3339_bytes};
 use crate::domain::{CallRecord, CallView, Money};
 
 /// A JSON document under construction. Callers keep it well-formed.
@@ -62,15 +62,40 @@ impl JsonBuf {
         }
     }
 
-    pub fn number(&mut self, n: impl std::fmt::Display) {
-        use std::io::Write;
-        let _ = write!(self.0, "{n}");
+    pub fn number(&mut self, n: impl itoa::Integer) {
+        self.0
+            .extend_from_slice(itoa::Buffer::new().format(n).as_bytes());
     }
 
     pub fn money(&mut self, amount: Option<Money>) {
         match amount {
-            Some(amount) => self.number(amount),
+            Some(amount) => amount.write_to(&mut self.0),
             None => self.raw("null"),
+        }
+    }
+
+    /// Unix seconds as an RFC 3339 string.
+    pub fn timestamp(&mut self, unix: i64) {
+        match rfc3339_bytes(unix) {
+            Some(bytes) => {
+                self.0.push(b'"');
+                self.0.extend_from_slice(&bytes);
+                self.0.push(b'"');
+            }
+            None => self.string(&format_rfc3339(unix)),
+        }
+    }
+
+    /// `"{base}{page}"`: a page URL, whose base is percent-encoded already
+    /// (checked once per answer by the caller: `base_is_plain`).
+    fn page_url(&mut self, base: &str, base_is_plain: bool, page: u64) {
+        if base_is_plain {
+            self.0.push(b'"');
+            self.0.extend_from_slice(base.as_bytes());
+            self.number(page);
+            self.0.push(b'"');
+        } else {
+            self.string(&format!("{base}{page}"));
         }
     }
 
@@ -96,45 +121,56 @@ pub fn write_call(out: &mut JsonBuf, call: &CallRecord) {
 }
 
 /// [`write_call`] from borrowed fields.
+///
+/// The keys, with their punctuation, and the enum values are literals that
+/// need no escaping, so they are copied; so are the stored documents, which
+/// are compact JSON already.
 pub fn write_call_view(out: &mut JsonBuf, call: &CallView<'_>) {
-    out.raw("{");
-    out.key("id");
+    let quoted = |out: &mut JsonBuf, text: &str| {
+        debug_assert!(!needs_escape(text), "{text}");
+        out.0.push(b'"');
+        out.raw(text);
+        out.0.push(b'"');
+    };
+    out.raw("{\"id\":");
     out.number(call.id);
-    out.key("assistant_name");
+    out.raw(",\"assistant_name\":");
     out.opt_string(call.assistant_name);
-    out.key("campaign_name");
+    out.raw(",\"campaign_name\":");
     out.opt_string(call.campaign_name);
-    out.key("type");
-    out.string(call.call_type.as_str());
-    out.key("duration");
+    out.raw(",\"type\":");
+    quoted(out, call.call_type.as_str());
+    out.raw(",\"duration\":");
     out.number(call.duration);
-    out.key("assistant_phone_number");
+    out.raw(",\"assistant_phone_number\":");
     out.opt_string(call.assistant_phone_number);
-    out.key("client_phone_number");
+    out.raw(",\"client_phone_number\":");
     out.opt_string(call.client_phone_number);
-    out.key("status");
-    out.string(call.status.as_str());
-    // Stored documents are compact JSON already: copied as they are.
-    out.key("transcript");
+    out.raw(",\"status\":");
+    quoted(out, call.status.as_str());
+    out.raw(",\"transcript\":");
     out.raw_bytes(call.transcript);
-    out.key("variables");
+    out.raw(",\"variables\":");
     out.raw_bytes(call.variables);
-    out.key("evaluation");
+    out.raw(",\"evaluation\":");
     out.raw_bytes(call.evaluation);
-    out.key("webhook_response");
+    out.raw(",\"webhook_response\":");
     out.raw_bytes(call.webhook_response.unwrap_or(b"null"));
-    out.key("carrier_cost");
+    out.raw(",\"carrier_cost\":");
     out.money(call.carrier_cost);
-    out.key("total_cost");
+    out.raw(",\"total_cost\":");
     out.money(call.total_cost);
-    out.key("answered_by");
-    out.opt_string(call.answered_by.map(|a| a.as_str()));
-    out.key("recording_url");
+    out.raw(",\"answered_by\":");
+    match call.answered_by {
+        Some(answered_by) => quoted(out, answered_by.as_str()),
+        None => out.raw("null"),
+    }
+    out.raw(",\"recording_url\":");
     out.opt_string(call.recording_url);
-    out.key("created_at");
-    out.string(&format_rfc3339(call.created_at));
-    out.key("updated_at");
-    out.string(&format_rfc3339(call.updated_at));
+    out.raw(",\"created_at\":");
+    out.timestamp(call.created_at);
+    out.raw(",\"updated_at\":");
+    out.timestamp(call.updated_at);
     out.raw("}");
 }
 
@@ -209,62 +245,68 @@ pub fn write_paginator_head(out: &mut JsonBuf, current_page: u64) {
 /// The paginator from the end of `data` on.
 pub fn write_paginator_tail(out: &mut JsonBuf, meta: &PageMeta, urls: &PageUrls<'_>) {
     let base = urls.base();
-    let url = |page: u64| {
-        let mut url = base.clone();
-        url.push_str(&page.to_string());
-        url
+    let plain = !needs_escape(&base);
+    let url = |out: &mut JsonBuf, page: Option<u64>| match page {
+        Some(page) => out.page_url(&base, plain, page),
+        None => out.raw("null"),
     };
-    let prev = meta.prev_page().map(url);
-    let next = meta.next_page().map(url);
+    let opt_number = |out: &mut JsonBuf, n: Option<u64>| match n {
+        Some(n) => out.number(n),
+        None => out.raw("null"),
+    };
+    let (prev, next) = (meta.prev_page(), meta.next_page());
     let from_to = meta.from_to();
+    // Each link is `{"url":…,"label":…,"active":…}`.
+    let link = |out: &mut JsonBuf, page: Option<u64>, label: &dyn Fn(&mut JsonBuf), active| {
+        out.raw("{\"url\":");
+        url(out, page);
+        out.raw(",\"label\":");
+        label(out);
+        out.raw(if active {
+            ",\"active\":true}"
+        } else {
+            ",\"active\":false}"
+        });
+    };
 
-    out.raw("]");
-    out.key("first_page_url");
-    out.string(&url(1));
-    out.key("from");
-    out.serde(&from_to.map(|(from, _)| from));
-    out.key("last_page");
+    out.raw("],\"first_page_url\":");
+    url(out, Some(1));
+    out.raw(",\"from\":");
+    opt_number(out, from_to.map(|(from, _)| from));
+    out.raw(",\"last_page\":");
     out.number(meta.last_page());
-    out.key("last_page_url");
-    out.string(&url(meta.last_page()));
-    out.key("links");
-    out.raw("[");
-    write_link(out, prev.as_deref(), "&laquo; Previous", false);
+    out.raw(",\"last_page_url\":");
+    url(out, Some(meta.last_page()));
+    out.raw(",\"links\":[");
+    link(out, prev, &|out| out.raw("\"&laquo; Previous\""), false);
     for item in meta.window() {
         out.raw(",");
         match item {
             WindowItem::Page(n) => {
-                write_link(out, Some(&url(n)), &n.to_string(), n == meta.current_page);
+                let label = |out: &mut JsonBuf| {
+                    out.raw("\"");
+                    out.number(n);
+                    out.raw("\"");
+                };
+                link(out, Some(n), &label, n == meta.current_page);
             }
-            WindowItem::Gap => write_link(out, None, "...", false),
+            WindowItem::Gap => link(out, None, &|out| out.raw("\"...\""), false),
         }
     }
     out.raw(",");
-    write_link(out, next.as_deref(), "Next &raquo;", false);
-    out.raw("]");
-    out.key("next_page_url");
-    out.opt_string(next.as_deref());
-    out.key("path");
+    link(out, next, &|out| out.raw("\"Next &raquo;\""), false);
+    out.raw("],\"next_page_url\":");
+    url(out, next);
+    out.raw(",\"path\":");
     out.string(&urls.path);
-    out.key("per_page");
+    out.raw(",\"per_page\":");
     out.number(meta.per_page);
-    out.key("prev_page_url");
-    out.opt_string(prev.as_deref());
-    out.key("to");
-    out.serde(&from_to.map(|(_, to)| to));
-    out.key("total");
+    out.raw(",\"prev_page_url\":");
+    url(out, prev);
+    out.raw(",\"to\":");
+    opt_number(out, from_to.map(|(_, to)| to));
+    out.raw(",\"total\":");
     out.number(meta.total);
-    out.raw("}");
-}
-
-fn write_link(out: &mut JsonBuf, url: Option<&str>, label: &str, active: bool) {
-    out.raw("{");
-    out.key("url");
-    out.opt_string(url);
-    out.key("label");
-    out.string(label);
-    out.key("active");
-    out.raw(if active { "true" } else { "false" });
     out.raw("}");
 }
 

@@ -16,13 +16,21 @@ use crate::store::{ImportOutcome, Page, StoreResult};
 
 /// The Call object's columns, in the contract's field order, for `SELECT`s
 /// joined with the assistant (`a`) and campaign (`p`) names.
-const CALL_SELECT: &str =
-    "SELECT c.id, a.name, p.name, c.type, c.duration, c.assistant_phone_number,
-    c.client_phone_number, c.status, c.transcript, c.variables, c.evaluation, c.webhook_response,
-    c.carrier_cost, c.total_cost, c.answered_by, c.recording_url, c.created_at, c.updated_at
-    FROM calls c
-    LEFT JOIN assistants a ON a.id = c.assistant_id
-    LEFT JOIN campaigns p ON p.id = c.campaign_id";
+macro_rules! call_columns {
+    () => {
+        "SELECT c.id, a.name, p.name, c.type, c.duration, c.assistant_phone_number,
+        c.client_phone_number, c.status, c.transcript, c.variables, c.evaluation,
+        c.webhook_response, c.carrier_cost, c.total_cost, c.answered_by, c.recording_url,
+        c.created_at, c.updated_at"
+    };
+}
+macro_rules! call_names {
+    () => {
+        "LEFT JOIN assistants a ON a.id = c.assistant_id
+        LEFT JOIN campaigns p ON p.id = c.campaign_id"
+    };
+}
+const CALL_SELECT: &str = concat!(call_columns!(), " FROM calls c ", call_names!());
 
 /// Writable columns after `id` and `user_id`, bound as ?3.. in this order.
 const WRITE_COLUMNS: [&str; 18] = [
@@ -148,11 +156,14 @@ pub fn list(
     // snapshot even while an import commits in between.
     // (Cached statements: execute_batch would parse BEGIN and COMMIT each time.)
     in_read_transaction(conn, || {
-        let (total, rowids) = page_ids(conn, user_id, filter, limit, offset)?;
-        let mut stmt = conn.prepare_cached(&format!("{CALL_SELECT} WHERE c.rowid = ?1"))?;
-        let mut rows = Vec::with_capacity(rowids.len());
-        for rowid in rowids {
-            rows.extend(stmt.query_row([rowid], call_from_row).optional()?);
+        let (total, page) = page_query(conn, user_id, filter, limit, offset)?;
+        let mut rows = Vec::new();
+        if let Some(page) = page {
+            let mut stmt = conn.prepare_cached(&page.sql)?;
+            let mut found = stmt.query(params_from_iter(page.args.iter()))?;
+            while let Some(row) = found.next()? {
+                rows.push(call_from_row(row)?);
+            }
         }
         Ok(Page { total, rows })
     })
@@ -172,11 +183,11 @@ pub fn list_into(
         return Ok(0);
     }
     in_read_transaction(conn, || {
-        let (total, rowids) = page_ids(conn, user_id, filter, limit, offset)?;
-        let mut stmt = conn.prepare_cached(&format!("{CALL_SELECT} WHERE c.rowid = ?1"))?;
-        for rowid in rowids {
-            let mut rows = stmt.query([rowid])?;
-            if let Some(row) = rows.next()? {
+        let (total, page) = page_query(conn, user_id, filter, limit, offset)?;
+        if let Some(page) = page {
+            let mut stmt = conn.prepare_cached(&page.sql)?;
+            let mut rows = stmt.query(params_from_iter(page.args.iter()))?;
+            while let Some(row) = rows.next()? {
                 sink(&view_from_row(row)?);
             }
         }
@@ -231,14 +242,20 @@ fn view_from_row<'r>(row: &'r Row<'_>) -> rusqlite::Result<CallView<'r>> {
     })
 }
 
-/// The total and the page's rows (their rowids), in order.
-fn page_ids(
+/// The statement that reads a page's rows, in order, with its arguments.
+struct PageQuery {
+    sql: String,
+    args: Vec<Value>,
+}
+
+/// The total, and the query for the page's rows (none past the end).
+fn page_query(
     conn: &Connection,
     user_id: i64,
     filter: &CallFilter,
     limit: u64,
     offset: u64,
-) -> StoreResult<(u64, Vec<i64>)> {
+) -> StoreResult<(u64, Option<PageQuery>)> {
     let style = Placeholder::Question;
     // A deep page starts on the day it falls on (from the per-day rollup), so
     // the skip stays within one day's rows whatever the page number.
@@ -275,24 +292,25 @@ fn page_ids(
         }
     };
     let Some(start) = start.filter(|_| offset < total) else {
-        return Ok((total, Vec::new()));
+        return Ok((total, None));
     };
 
     let conditions = Conditions::for_calls(user_id, filter);
     let mut args: Vec<Value> = conditions.values().map(bind).collect();
-    // `rowid`: the covering index holds it, and it reaches the row directly.
+    // The page's rowids come from a covering index alone (the skip touches
+    // index entries, never call bodies), in a subquery that SQLite runs as a
+    // co-routine: the outer loop reads each row by rowid in the order the
+    // subquery yields them. (An outer `ORDER BY` made SQLite copy every full
+    // row into a temporary B-tree to sort them again; `IN (...)` built an
+    // ephemeral index; one statement per row paid 15 executions.)
     let mut sql = format!(
-        "SELECT rowid FROM calls WHERE {}",
+        "SELECT rowid AS r FROM calls WHERE {}",
         conditions.render(style, 1)
     );
     if start.day != i64::MAX {
         args.push(Value::Integer(start.day * counts::DAY + counts::DAY - 1));
         sql.push_str(&format!(" AND created_at <= ?{}", args.len()));
     }
-    // The page's ids come from an index alone (the skip touches index
-    // entries, never call bodies); the rows are then read one by one, in
-    // order. (Reading them with one `IN (...) ORDER BY` made SQLite copy every
-    // full row into a temporary B-tree to sort them again.)
     args.push(Value::Integer(to_i64(limit)));
     args.push(Value::Integer(to_i64(start.offset)));
     sql.push_str(&format!(
@@ -303,11 +321,15 @@ fn page_ids(
         args.len() - 1,
         args.len()
     ));
-    let ids = conn
-        .prepare_cached(&sql)?
-        .query_map(params_from_iter(args.iter()), |r| r.get(0))?
-        .collect::<rusqlite::Result<_>>()?;
-    Ok((total, ids))
+    let sql = format!(
+        concat!(
+            call_columns!(),
+            " FROM ({}) AS page CROSS JOIN calls c ON c.rowid = page.r ",
+            call_names!()
+        ),
+        sql
+    );
+    Ok((total, Some(PageQuery { sql, args })))
 }
 
 /// [`get`], handing the row to `sink` as a borrowed view.

@@ -20,8 +20,10 @@ use tokio::sync::mpsc;
 use crate::domain::NewCall;
 use crate::store::{ImportOutcome, Store};
 
-/// Calls per transaction.
-pub const BATCH_SIZE: usize = 1000;
+/// Calls per transaction. Larger batches rewrite the indexes' pages into the
+/// WAL less often: importing 400k calls took 10.3 s in batches of 1,000, 7.7 s
+/// in batches of 5,000. A batch holds the database's write lock for ~0.1 s.
+pub const BATCH_SIZE: usize = 5000;
 
 /// Longest NDJSON line accepted (a call with a very long transcript fits easily).
 const MAX_LINE_BYTES: usize = 16 * 1024 * 1024;
@@ -119,15 +121,24 @@ where
 
     let mut summary = Summary::default();
     while let Some(batch) = rx.recv().await {
-        let calls: Vec<NewCall> = batch
-            .iter()
-            .filter_map(|(_, entry)| entry.as_ref().ok().cloned())
-            .collect();
-        let mut outcomes = store.import_calls(user_id, calls).await?.into_iter();
+        // The calls move to the store (no copy); each line keeps its id for
+        // the messages.
+        let mut calls = Vec::with_capacity(batch.len());
+        let mut lines = Vec::with_capacity(batch.len());
         for (position, entry) in batch {
+            match entry {
+                Ok(call) => {
+                    lines.push((position, Ok(call.id)));
+                    calls.push(call);
+                }
+                Err(reason) => lines.push((position, Err(reason))),
+            }
+        }
+        let mut outcomes = store.import_calls(user_id, calls).await?.into_iter();
+        for (position, entry) in lines {
             let reason = match entry {
                 Err(reason) => reason,
-                Ok(call) => match outcomes.next() {
+                Ok(id) => match outcomes.next() {
                     Some(ImportOutcome::Inserted) => {
                         summary.imported += 1;
                         continue;
@@ -141,7 +152,7 @@ where
                         continue;
                     }
                     Some(ImportOutcome::ForeignId) => {
-                        format!("id {} belongs to another user's call", call.id)
+                        format!("id {id} belongs to another user's call")
                     }
                     None => anyhow::bail!("the store answered fewer outcomes than calls"),
                 },

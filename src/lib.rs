@@ -10,6 +10,7 @@ pub mod demo;
 pub mod domain;
 pub mod http;
 pub mod import;
+pub mod logline;
 pub mod logsink;
 pub mod outbox;
 pub mod store;

@@ -30,7 +30,14 @@ macro_rules! call_names {
         LEFT JOIN campaigns p ON p.id = c.campaign_id"
     };
 }
-const CALL_SELECT: &str = concat!(call_columns!(), " FROM calls c ", call_names!());
+/// One call of one user. (A literal: the statement cache is looked up by the
+/// SQL text, which should not be formatted anew for every request.)
+const CALL_BY_ID: &str = concat!(
+    call_columns!(),
+    " FROM calls c ",
+    call_names!(),
+    " WHERE c.id = ?1 AND c.user_id = ?2"
+);
 
 /// Writable columns after `id` and `user_id`, bound as ?3.. in this order.
 const WRITE_COLUMNS: [&str; 18] = [
@@ -206,7 +213,7 @@ fn in_read_transaction<T>(conn: &Connection, f: impl FnOnce() -> StoreResult<T>)
     result
 }
 
-/// A row of [`CALL_SELECT`] as a borrowed view.
+/// A row of [`call_columns!`] as a borrowed view.
 fn view_from_row<'r>(row: &'r Row<'_>) -> rusqlite::Result<CallView<'r>> {
     let text =
         |i: usize| -> rusqlite::Result<Option<&'r str>> { Ok(row.get_ref(i)?.as_str_or_null()?) };
@@ -339,8 +346,7 @@ pub fn get_into(
     call_id: i64,
     sink: &mut (dyn for<'r, 'v> FnMut(&'r CallView<'v>) + Send),
 ) -> StoreResult<bool> {
-    let mut stmt =
-        conn.prepare_cached(&format!("{CALL_SELECT} WHERE c.id = ?1 AND c.user_id = ?2"))?;
+    let mut stmt = conn.prepare_cached(CALL_BY_ID)?;
     let mut rows = stmt.query(params![call_id, user_id])?;
     let Some(row) = rows.next()? else {
         return Ok(false);
@@ -350,8 +356,7 @@ pub fn get_into(
 }
 
 pub fn get(conn: &Connection, user_id: i64, call_id: i64) -> StoreResult<Option<CallRecord>> {
-    let mut stmt =
-        conn.prepare_cached(&format!("{CALL_SELECT} WHERE c.id = ?1 AND c.user_id = ?2"))?;
+    let mut stmt = conn.prepare_cached(CALL_BY_ID)?;
     Ok(stmt
         .query_row(params![call_id, user_id], call_from_row)
         .optional()?)

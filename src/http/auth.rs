@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 use axum::extract::{Request, State};
 use axum::http::{HeaderMap, HeaderValue, Method, header};
 use axum::middleware::Next;
-use axum::response::Response;
+use axum::response::{IntoResponse, Response};
 
 use super::AppState;
 use super::error::ApiError;
@@ -31,8 +31,9 @@ fn bearer_token(headers: &HeaderMap) -> Option<&str> {
         .then_some(token)
 }
 
-/// Rejects requests without a valid token (401) or over the rate limit (429).
-/// Records `user.id` on the request's span.
+/// Rejects requests without a valid token (401) or over the rate limit (429),
+/// and writes with a read-only token (403); then runs the request, under its
+/// `Idempotency-Key` if it has one. Records `user.id` on the request's span.
 pub async fn require_token(
     State(state): State<AppState>,
     mut request: Request,
@@ -54,7 +55,11 @@ pub async fn require_token(
         return Err(ApiError::forbidden());
     }
     request.extensions_mut().insert(CurrentUser(user_id));
-    let mut response = next.run(request).await;
+    // `Idempotency-Key` handling runs here rather than as a layer of its own
+    // (it needs the user): one middleware fewer on every request.
+    let mut response = super::idempotency::idempotent(state, CurrentUser(user_id), request, next)
+        .await
+        .unwrap_or_else(IntoResponse::into_response);
     if let Some((limit, remaining)) = quota {
         let headers = response.headers_mut();
         headers.insert("x-ratelimit-limit", HeaderValue::from(limit));

@@ -4,7 +4,7 @@
 //! "The Idempotency-Key HTTP Header Field").
 
 use axum::body::{Body, to_bytes};
-use axum::extract::{Request, State};
+use axum::extract::Request;
 use axum::http::{HeaderValue, Method, StatusCode, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
@@ -40,7 +40,8 @@ fn key_of(request: &Request) -> Result<Option<String>, ApiError> {
 
 /// Runs after authentication on every `/api` route; reads pass straight through.
 pub async fn idempotent(
-    State(state): State<AppState>,
+    state: AppState,
+    user: CurrentUser,
     request: Request,
     next: Next,
 ) -> Result<Response, ApiError> {
@@ -48,9 +49,6 @@ pub async fn idempotent(
         return Ok(next.run(request).await);
     }
     let Some(key) = key_of(&request)? else {
-        return Ok(next.run(request).await);
-    };
-    let Some(user) = request.extensions().get::<CurrentUser>().copied() else {
         return Ok(next.run(request).await);
     };
     let (parts, body) = request.into_parts();

@@ -48,15 +48,14 @@ pub fn apply(router: Router, limits: Limits) -> Router {
                 })
                 .on_response(DefaultOnResponse::new().level(Level::INFO)),
         )
-        .layer(middleware::from_fn(json_errors))
+        .layer(middleware::from_fn(move |request: Request, next: Next| {
+            json_errors(max_uri, request, next)
+        }))
         .layer(CatchPanicLayer::custom(|_panic| {
             // The panic message went to stderr through the panic hook; it may
             // quote user data, so it is not repeated here.
             tracing::error!("handler panicked");
             message(StatusCode::INTERNAL_SERVER_ERROR, "Server Error")
-        }))
-        .layer(middleware::from_fn(move |request: Request, next: Next| {
-            check_uri(max_uri, request, next)
         }))
         .layer(TimeoutLayer::with_status_code(
             StatusCode::SERVICE_UNAVAILABLE,
@@ -84,21 +83,18 @@ impl MakeRequestId for RandomRequestId {
     }
 }
 
-/// 414 for request targets longer than the limit.
-async fn check_uri(max: usize, request: Request, next: Next) -> Response {
+/// Every body is JSON (CONTRACT §1): answers made by the framework or by
+/// tower-http layers (413, 503 on timeout, ...) get a `{"message"}` body.
+/// Also answers 414 for request targets longer than `max_uri` (here rather
+/// than in a layer of its own: one middleware fewer per request).
+async fn json_errors(max_uri: usize, request: Request<Body>, next: Next) -> Response {
     let length = request
         .uri()
         .path_and_query()
         .map_or(0, |pq| pq.as_str().len());
-    if length > max {
+    if length > max_uri {
         return message(StatusCode::URI_TOO_LONG, "URI Too Long");
     }
-    next.run(request).await
-}
-
-/// Every body is JSON (CONTRACT §1): answers made by the framework or by
-/// tower-http layers (413, 503 on timeout, ...) get a `{"message"}` body.
-async fn json_errors(request: Request<Body>, next: Next) -> Response {
     let response = next.run(request).await;
     let is_json = response
         .headers()

@@ -84,18 +84,13 @@ fn route(methods: MethodRouter<AppState>, allowed: &'static str) -> MethodRouter
 pub fn router(state: AppState, limits: Limits) -> Router {
     // Authentication wraps the handlers only, so that an unsupported method
     // answers 405 before any token is looked at (as Laravel routes do).
-    // Idempotency-Key handling runs inside it (it needs the user).
+    // Idempotency-Key handling is part of it (it needs the user).
     let authed = |methods: MethodRouter<AppState>, allowed: &'static str| {
         route(
-            methods
-                .route_layer(axum_mw::from_fn_with_state(
-                    state.clone(),
-                    idempotency::idempotent,
-                ))
-                .route_layer(axum_mw::from_fn_with_state(
-                    state.clone(),
-                    auth::require_token,
-                )),
+            methods.route_layer(axum_mw::from_fn_with_state(
+                state.clone(),
+                auth::require_token,
+            )),
             allowed,
         )
     };

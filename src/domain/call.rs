@@ -187,6 +187,36 @@ impl CallRecord {
     }
 }
 
+impl CallView<'_> {
+    /// The owned record. Documents were validated when written; should one
+    /// not be UTF-8 after all, its bad bytes become U+FFFD rather than fail
+    /// the read.
+    pub fn to_record(&self) -> CallRecord {
+        let json =
+            |bytes: &[u8]| JsonText::from_trusted(String::from_utf8_lossy(bytes).into_owned());
+        CallRecord {
+            id: self.id,
+            assistant_name: self.assistant_name.map(str::to_owned),
+            campaign_name: self.campaign_name.map(str::to_owned),
+            call_type: self.call_type,
+            duration: self.duration,
+            assistant_phone_number: self.assistant_phone_number.map(str::to_owned),
+            client_phone_number: self.client_phone_number.map(str::to_owned),
+            status: self.status,
+            transcript: json(self.transcript),
+            variables: json(self.variables),
+            evaluation: json(self.evaluation),
+            webhook_response: self.webhook_response.map(json),
+            carrier_cost: self.carrier_cost,
+            total_cost: self.total_cost,
+            answered_by: self.answered_by,
+            recording_url: self.recording_url.map(str::to_owned),
+            created_at: self.created_at,
+            updated_at: self.updated_at,
+        }
+    }
+}
+
 /// A validated call ready to be written. Assistant and campaign arrive by name
 /// and are found or created for the owning user by the store.
 #[derive(Debug, Clone, PartialEq)]

@@ -10,20 +10,27 @@ use tokio_postgres::{IsolationLevel, Row};
 
 use crate::domain::timefmt::now_unix;
 use crate::domain::{
-    AnsweredBy, CallFilter, CallRecord, CallStatus, CallType, JsonText, Money, NewCall, phone,
+    AnsweredBy, CallFilter, CallRecord, CallStatus, CallType, CallView, Money, NewCall, phone,
 };
 use crate::store::counts::{self, Conditions, CountDeltas, Placeholder, RollupKey, SqlValue};
 use crate::store::{ImportOutcome, Page, StoreError, StoreResult};
 
 /// The Call object's columns in the contract's order, joined with the
 /// assistant (`a`) and campaign (`p`) names; the caller adds `WHERE`.
-const CALL_SELECT: &str =
-    "SELECT c.id, a.name, p.name, c.type, c.duration, c.assistant_phone_number,
-    c.client_phone_number, c.status, c.transcript, c.variables, c.evaluation, c.webhook_response,
-    c.carrier_cost, c.total_cost, c.answered_by, c.recording_url, c.created_at, c.updated_at
-    FROM calls c
-    LEFT JOIN assistants a ON a.user_id = c.user_id AND a.id = c.assistant_id
-    LEFT JOIN campaigns p ON p.user_id = c.user_id AND p.id = c.campaign_id";
+macro_rules! call_select {
+    () => {
+        "SELECT c.id, a.name, p.name, c.type, c.duration, c.assistant_phone_number,
+        c.client_phone_number, c.status, c.transcript, c.variables, c.evaluation,
+        c.webhook_response, c.carrier_cost, c.total_cost, c.answered_by, c.recording_url,
+        c.created_at, c.updated_at
+        FROM calls c
+        LEFT JOIN assistants a ON a.user_id = c.user_id AND a.id = c.assistant_id
+        LEFT JOIN campaigns p ON p.user_id = c.user_id AND p.id = c.campaign_id"
+    };
+}
+const CALL_SELECT: &str = call_select!();
+/// One call of one user (a literal: the statement cache is keyed by the text).
+const CALL_BY_ID: &str = concat!(call_select!(), " WHERE c.user_id = $1 AND c.id = $2");
 
 /// Writable columns after `user_id` and `id`, with their array types for `unnest`.
 const WRITE_COLUMNS: [(&str, &str); 18] = [
@@ -52,10 +59,16 @@ fn code_error(what: &str, code: i64) -> anyhow::Error {
 }
 
 fn call_from_row(row: &Row) -> StoreResult<CallRecord> {
+    view_from_row(row).map(|view| view.to_record())
+}
+
+/// A row of [`CALL_SELECT`] as a view borrowing the row's buffer: no `String`
+/// per field.
+pub fn view_from_row(row: &Row) -> StoreResult<CallView<'_>> {
     let type_code: i16 = row.try_get(3)?;
     let status_code: i16 = row.try_get(7)?;
     let answered: Option<i16> = row.try_get(14)?;
-    Ok(CallRecord {
+    Ok(CallView {
         id: row.try_get(0)?,
         assistant_name: row.try_get(1)?,
         campaign_name: row.try_get(2)?,
@@ -66,12 +79,11 @@ fn call_from_row(row: &Row) -> StoreResult<CallRecord> {
         client_phone_number: row.try_get(6)?,
         status: CallStatus::from_code(status_code.into())
             .ok_or_else(|| code_error("status", status_code.into()))?,
-        transcript: JsonText::from_trusted(row.try_get(8)?),
-        variables: JsonText::from_trusted(row.try_get(9)?),
-        evaluation: JsonText::from_trusted(row.try_get(10)?),
-        webhook_response: row
-            .try_get::<_, Option<String>>(11)?
-            .map(JsonText::from_trusted),
+        // Stored by callbase as compact JSON text.
+        transcript: row.try_get::<_, &str>(8)?.as_bytes(),
+        variables: row.try_get::<_, &str>(9)?.as_bytes(),
+        evaluation: row.try_get::<_, &str>(10)?.as_bytes(),
+        webhook_response: row.try_get::<_, Option<&str>>(11)?.map(str::as_bytes),
         carrier_cost: row.try_get::<_, Option<i64>>(12)?.map(Money::from_units),
         total_cost: row.try_get::<_, Option<i64>>(13)?.map(Money::from_units),
         answered_by: match answered {
@@ -115,13 +127,14 @@ fn refs(args: &[Box<dyn ToSql + Sync + Send>]) -> Vec<&(dyn ToSql + Sync)> {
         .collect()
 }
 
-pub async fn list(
+/// The total and the page's rows ([`CALL_SELECT`]'s columns), in order.
+pub async fn list_rows(
     client: &mut Client,
     user_id: i64,
     filter: &CallFilter,
     limit: u64,
     offset: u64,
-) -> StoreResult<Page<CallRecord>> {
+) -> StoreResult<Page<Row>> {
     if counts::matches_nothing(filter) {
         return Ok(Page {
             total: 0,
@@ -202,11 +215,26 @@ pub async fn list(
     let stmt = tx.prepare_cached(&sql).await?;
     let rows = tx.query(&stmt, &refs(&bind(&values))).await?;
     tx.commit().await?;
-    let rows = rows
+    Ok(Page { total, rows })
+}
+
+pub async fn list(
+    client: &mut Client,
+    user_id: i64,
+    filter: &CallFilter,
+    limit: u64,
+    offset: u64,
+) -> StoreResult<Page<CallRecord>> {
+    let page = list_rows(client, user_id, filter, limit, offset).await?;
+    let rows = page
+        .rows
         .iter()
         .map(call_from_row)
         .collect::<StoreResult<Vec<_>>>()?;
-    Ok(Page { total, rows })
+    Ok(Page {
+        total: page.total,
+        rows,
+    })
 }
 
 pub async fn get<C: GenericClient>(
@@ -214,15 +242,21 @@ pub async fn get<C: GenericClient>(
     user_id: i64,
     call_id: i64,
 ) -> StoreResult<Option<CallRecord>> {
-    let stmt = client
-        .prepare_cached(&format!("{CALL_SELECT} WHERE c.user_id = $1 AND c.id = $2"))
-        .await?;
-    client
-        .query_opt(&stmt, &[&user_id, &call_id])
+    get_row(client, user_id, call_id)
         .await?
         .as_ref()
         .map(call_from_row)
         .transpose()
+}
+
+/// One call of one user as a row of [`CALL_SELECT`]'s columns.
+pub async fn get_row<C: GenericClient>(
+    client: &C,
+    user_id: i64,
+    call_id: i64,
+) -> StoreResult<Option<Row>> {
+    let stmt = client.prepare_cached(CALL_BY_ID).await?;
+    Ok(client.query_opt(&stmt, &[&user_id, &call_id]).await?)
 }
 
 /// Upserts a batch set-wise: a handful of statements per batch, whatever its

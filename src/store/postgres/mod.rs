@@ -21,7 +21,7 @@ use super::{
 };
 use crate::domain::live::CallChange;
 use crate::domain::timefmt::now_unix;
-use crate::domain::{CallFilter, CallRecord, NewCall};
+use crate::domain::{CallFilter, CallRecord, CallView, NewCall};
 
 impl From<tokio_postgres::Error> for StoreError {
     fn from(err: tokio_postgres::Error) -> Self {
@@ -283,9 +283,39 @@ impl Store for PgStore {
         calls::list(&mut client, user_id, filter, limit, offset).await
     }
 
+    async fn list_calls_into(
+        &self,
+        user_id: i64,
+        filter: &CallFilter,
+        limit: u64,
+        offset: u64,
+        sink: &mut (dyn for<'r, 'v> FnMut(&'r CallView<'v>) + Send),
+    ) -> StoreResult<u64> {
+        let mut client = self.pool.get().await?;
+        let page = calls::list_rows(&mut client, user_id, filter, limit, offset).await?;
+        for row in &page.rows {
+            sink(&calls::view_from_row(row)?);
+        }
+        Ok(page.total)
+    }
+
     async fn get_call(&self, user_id: i64, call_id: i64) -> StoreResult<Option<CallRecord>> {
         let client = self.pool.get().await?;
         calls::get(&client, user_id, call_id).await
+    }
+
+    async fn get_call_into(
+        &self,
+        user_id: i64,
+        call_id: i64,
+        sink: &mut (dyn for<'r, 'v> FnMut(&'r CallView<'v>) + Send),
+    ) -> StoreResult<bool> {
+        let client = self.pool.get().await?;
+        let Some(row) = calls::get_row(&client, user_id, call_id).await? else {
+            return Ok(false);
+        };
+        sink(&calls::view_from_row(&row)?);
+        Ok(true)
     }
 
     async fn delete_call(&self, user_id: i64, call_id: i64) -> StoreResult<bool> {

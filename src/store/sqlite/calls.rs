@@ -8,8 +8,7 @@ use rusqlite::{Connection, OptionalExtension, Row, TransactionBehavior, params, 
 
 use crate::domain::timefmt::now_unix;
 use crate::domain::{
-    AnsweredBy, CallFilter, CallRecord, CallStatus, CallType, CallView, JsonText, Money, NewCall,
-    phone,
+    AnsweredBy, CallFilter, CallRecord, CallStatus, CallType, CallView, Money, NewCall, phone,
 };
 use crate::store::counts::{self, Conditions, CountDeltas, Placeholder, RollupKey, SqlValue};
 use crate::store::{ImportOutcome, Page, StoreResult};
@@ -101,38 +100,7 @@ fn bad_code(column: usize, what: &str, code: i64) -> rusqlite::Error {
 }
 
 fn call_from_row(row: &Row<'_>) -> rusqlite::Result<CallRecord> {
-    let type_code: i64 = row.get(3)?;
-    let status_code: i64 = row.get(7)?;
-    let answered_code: Option<i64> = row.get(14)?;
-    let json = |i: usize| -> rusqlite::Result<JsonText> { Ok(JsonText::from_trusted(row.get(i)?)) };
-    Ok(CallRecord {
-        id: row.get(0)?,
-        assistant_name: row.get(1)?,
-        campaign_name: row.get(2)?,
-        call_type: CallType::from_code(type_code).ok_or_else(|| bad_code(3, "type", type_code))?,
-        duration: row.get(4)?,
-        assistant_phone_number: row.get(5)?,
-        client_phone_number: row.get(6)?,
-        status: CallStatus::from_code(status_code)
-            .ok_or_else(|| bad_code(7, "status", status_code))?,
-        transcript: json(8)?,
-        variables: json(9)?,
-        evaluation: json(10)?,
-        webhook_response: row
-            .get::<_, Option<String>>(11)?
-            .map(JsonText::from_trusted),
-        carrier_cost: row.get::<_, Option<i64>>(12)?.map(Money::from_units),
-        total_cost: row.get::<_, Option<i64>>(13)?.map(Money::from_units),
-        answered_by: match answered_code {
-            None => None,
-            Some(code) => {
-                Some(AnsweredBy::from_code(code).ok_or_else(|| bad_code(14, "answered_by", code))?)
-            }
-        },
-        recording_url: row.get(15)?,
-        created_at: row.get(16)?,
-        updated_at: row.get(17)?,
-    })
+    view_from_row(row).map(|view| view.to_record())
 }
 
 fn to_i64(n: u64) -> i64 {

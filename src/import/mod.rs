@@ -123,7 +123,9 @@ where
         inner: source,
         count: bytes.clone(),
     };
-    let (tx, mut rx) = mpsc::channel::<Vec<Entry>>(2);
+    // One batch waiting while one is written and the next is parsed: enough
+    // to keep both threads busy; each more in flight only costs memory.
+    let (tx, mut rx) = mpsc::channel::<Vec<Entry>>(1);
     let reader = tokio::task::spawn_blocking(move || read_source(counting, &tx));
 
     let mut summary = Summary::default();

@@ -12,6 +12,7 @@ use std::fmt::{self, Write};
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use tracing::{Event, Level, Subscriber};
+use tracing_log::NormalizeEvent;
 use tracing_subscriber::fmt::format::Writer;
 use tracing_subscriber::fmt::{FmtContext, FormatEvent, FormatFields, FormattedFields};
 use tracing_subscriber::registry::LookupSpan;
@@ -32,7 +33,10 @@ where
         event: &Event<'_>,
     ) -> fmt::Result {
         write_timestamp(&mut writer, SystemTime::now())?;
-        let meta = event.metadata();
+        // Records from the `log` crate (libraries that log through it) carry
+        // their real target and level in fields; the default format shows those.
+        let normalized = event.normalized_metadata();
+        let meta = normalized.as_ref().unwrap_or_else(|| event.metadata());
         writer.write_str(match *meta.level() {
             Level::ERROR => " ERROR ",
             Level::WARN => "  WARN ",
@@ -109,6 +113,29 @@ mod tests {
         fn flush(&mut self) -> io::Result<()> {
             Ok(())
         }
+    }
+
+    /// Libraries logging through the `log` crate keep their target.
+    #[test]
+    fn log_crate_records_keep_their_target() {
+        let sink = Sink::default();
+        let writer = sink.clone();
+        let subscriber = tracing_subscriber::fmt()
+            .with_writer(move || writer.clone())
+            .with_ansi(false)
+            .event_format(PlainText)
+            .finish();
+        // Forwards `log` records to the current tracing dispatcher (once per
+        // process; a second call fails harmlessly).
+        let _ = tracing_log::LogTracer::init();
+        tracing::subscriber::with_default(subscriber, || {
+            log::warn!(target: "tokio_postgres::connection", "server notice");
+        });
+        let text = String::from_utf8(sink.0.lock().expect("sink").clone()).expect("utf-8");
+        assert!(
+            text.contains("  WARN tokio_postgres::connection: server notice"),
+            "{text}"
+        );
     }
 
     /// Everything the default format shows (without colours), in its order.

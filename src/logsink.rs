@@ -24,12 +24,18 @@ const GATHER: Duration = Duration::from_millis(50);
 const HIGH_WATER: usize = 64 * 1024;
 /// Callers wait while this much is pending (stderr is not keeping up).
 const MAX_PENDING: usize = 4 * 1024 * 1024;
+/// How long exit waits for the pending lines to be written: a stalled stderr
+/// (a paused terminal, a reader that stopped reading) must not keep the
+/// process from exiting.
+const EXIT_WAIT: Duration = Duration::from_secs(2);
 
 #[derive(Default)]
 struct State {
     pending: Vec<u8>,
     urgent: bool,
     closed: bool,
+    /// The writer thread has ended (even by a panic): nobody writes any more.
+    finished: bool,
 }
 
 struct Shared {
@@ -50,11 +56,16 @@ impl Shared {
 
     fn append(&self, line: &[u8], urgent: bool) {
         let mut state = self.lock();
-        while state.pending.len() >= MAX_PENDING && !state.closed {
+        while state.pending.len() >= MAX_PENDING && !state.finished {
             state = self
                 .drained
                 .wait(state)
                 .unwrap_or_else(PoisonError::into_inner);
+        }
+        if state.finished {
+            // After exit (or a dead writer): lost, as with a closed stderr,
+            // rather than kept forever.
+            return;
         }
         let was_empty = state.pending.is_empty();
         state.pending.extend_from_slice(line);
@@ -67,6 +78,20 @@ impl Shared {
 
     /// The writer thread: one `write` per batch, until closed and drained.
     fn run(&self, mut out: impl Write) {
+        // However this ends (a panicking writer included), callers waiting for
+        // room and the exit waiting for the last batch are released.
+        struct Finished<'a>(&'a Shared);
+        impl Drop for Finished<'_> {
+            fn drop(&mut self) {
+                let mut state = self.0.lock();
+                state.finished = true;
+                state.closed = true;
+                state.pending = Vec::new();
+                drop(state);
+                self.0.drained.notify_all();
+            }
+        }
+        let _finished = Finished(self);
         let mut batch = Vec::new();
         loop {
             let closed = {
@@ -148,12 +173,23 @@ fn start_with(
 
 impl Drop for FlushGuard {
     fn drop(&mut self) {
-        self.shared.lock().closed = true;
+        let mut state = self.shared.lock();
+        state.closed = true;
         self.shared.wake.notify_one();
-        self.shared.drained.notify_all();
-        if let Some(thread) = self.thread.take() {
+        let (state, _) = self
+            .shared
+            .drained
+            .wait_timeout_while(state, EXIT_WAIT, |s| !s.finished)
+            .unwrap_or_else(PoisonError::into_inner);
+        let finished = state.finished;
+        drop(state);
+        if let Some(thread) = self.thread.take()
+            && finished
+        {
             let _ = thread.join();
         }
+        // Otherwise the thread is stuck in a `write`: left behind, and the
+        // process exits without it.
     }
 }
 
@@ -243,6 +279,52 @@ mod tests {
                 mine.windows(2).all(|w| w[0] < w[1]),
                 "thread {t} out of order"
             );
+        }
+    }
+
+    /// A `Write` that never returns, like stderr into a pipe nobody reads.
+    struct Stalled;
+
+    impl Write for Stalled {
+        fn write(&mut self, _: &[u8]) -> io::Result<usize> {
+            loop {
+                std::thread::park();
+            }
+        }
+        fn flush(&mut self) -> io::Result<()> {
+            Ok(())
+        }
+    }
+
+    #[test]
+    fn exit_does_not_wait_forever_for_a_stalled_stderr() {
+        let (writer, guard) = start(Stalled).expect("writer thread");
+        writer.make_writer().write_all(b"stuck\n").expect("append");
+        let started = std::time::Instant::now();
+        drop(guard);
+        // EXIT_WAIT, with room for a slow machine, but not forever.
+        assert!(started.elapsed() < EXIT_WAIT * 10);
+    }
+
+    /// A writer thread that dies must not leave callers waiting for room.
+    struct Panics;
+
+    impl Write for Panics {
+        fn write(&mut self, _: &[u8]) -> io::Result<usize> {
+            panic!("the sink broke");
+        }
+        fn flush(&mut self) -> io::Result<()> {
+            Ok(())
+        }
+    }
+
+    #[test]
+    fn a_dead_writer_thread_does_not_block_logging() {
+        let (writer, _guard) = start(Panics).expect("writer thread");
+        let line = vec![b'x'; 64 * 1024];
+        // Far more than MAX_PENDING: would block forever if nobody drained.
+        for _ in 0..(3 * MAX_PENDING / line.len()) {
+            writer.make_writer().write_all(&line).expect("append");
         }
     }
 

@@ -53,8 +53,10 @@ pub async fn list(
     // The rows are written as they come from the store, straight after the
     // envelope's head; its tail needs the total and the row count. Room for
     // ~4 KB a call: growing the buffer copies all written so far (a list page
-    // of ~3 KB calls outgrew 2.5 KB a call and was copied once more).
-    let mut out = JsonBuf::with_capacity(4096 + request.page.per_page as usize * 4096);
+    // of ~3 KB calls outgrew 2.5 KB a call and was copied once more). Large
+    // pages start at 32 calls' worth and grow.
+    let calls = usize::try_from(request.page.per_page.min(32)).unwrap_or(32);
+    let mut out = JsonBuf::with_capacity(4096 + calls * 4096);
     write_paginator_head(&mut out, request.page.page);
     let mut count = 0u64;
     let total = state

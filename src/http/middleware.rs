@@ -95,7 +95,20 @@ async fn json_errors(max_uri: usize, request: Request<Body>, next: Next) -> Resp
     if length > max_uri {
         return message(StatusCode::URI_TOO_LONG, "URI Too Long");
     }
-    let response = next.run(request).await;
+    let mut response = as_json(next.run(request).await);
+    if response.status() == StatusCode::PAYLOAD_TOO_LARGE {
+        // The rest of the body was not read, so the connection cannot carry
+        // another request. Saying so keeps clients from reusing it: a pooled
+        // client otherwise sends its next request into a closing socket.
+        response
+            .headers_mut()
+            .insert(header::CONNECTION, HeaderValue::from_static("close"));
+    }
+    response
+}
+
+/// A framework-made error answer with a JSON body instead of text.
+fn as_json(response: Response) -> Response {
     let is_json = response
         .headers()
         .get(header::CONTENT_TYPE)

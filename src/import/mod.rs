@@ -32,6 +32,11 @@ pub const BATCH_SIZE: usize = 5000;
 /// as long as in batches of 1,000).
 const FIRST_BATCH: usize = 1000;
 
+/// A batch also ends past this many bytes of documents (transcripts and the
+/// like), so that calls with long transcripts neither hold the write lock for
+/// long nor pile up in memory.
+const MAX_BATCH_BYTES: usize = 16 * 1024 * 1024;
+
 /// Longest NDJSON line accepted (a call with a very long transcript fits easily).
 const MAX_LINE_BYTES: usize = 16 * 1024 * 1024;
 
@@ -182,14 +187,27 @@ struct Batcher<'a> {
     batch: Vec<Entry>,
     calls: usize,
     size: usize,
+    bytes: usize,
 }
 
 impl Batcher<'_> {
     fn push(&mut self, position: Position, entry: Result<NewCall, String>) -> anyhow::Result<()> {
         self.calls += usize::from(entry.is_ok());
+        self.bytes += entry.as_ref().map_or(0, |call| {
+            // The documents, plus room for the short fields.
+            [&call.transcript, &call.variables, &call.evaluation]
+                .iter()
+                .chain(call.webhook_response.as_ref().iter())
+                .map(|doc| doc.as_str().len())
+                .sum::<usize>()
+                + 512
+        });
         self.batch.push((position, entry));
         // Rejections count too, so a file of bad lines still streams.
-        if self.calls >= self.size || self.batch.len() >= 4 * self.size {
+        if self.calls >= self.size
+            || self.batch.len() >= 4 * self.size
+            || self.bytes >= MAX_BATCH_BYTES
+        {
             self.flush()?;
         }
         Ok(())
@@ -199,6 +217,7 @@ impl Batcher<'_> {
         if !self.batch.is_empty() {
             let batch = std::mem::take(&mut self.batch);
             self.calls = 0;
+            self.bytes = 0;
             self.size = (self.size * 2).min(BATCH_SIZE);
             self.tx
                 .blocking_send(batch)
@@ -289,6 +308,7 @@ fn read_source<R: Read>(mut source: R, tx: &mpsc::Sender<Vec<Entry>>) -> anyhow:
         batch: Vec::with_capacity(FIRST_BATCH),
         calls: 0,
         size: FIRST_BATCH,
+        bytes: 0,
     };
     let result = match format {
         Format::Document => read_document(input, &mut batcher),

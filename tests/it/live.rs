@@ -4,7 +4,7 @@
 use reqwest::Method;
 use serde_json::{Value, json};
 
-use crate::helpers::{STATUSES, TestApp, call};
+use crate::helpers::{Answer, STATUSES, TestApp, call};
 
 /// The storage code of a status: its 1-based place in the contract's list
 /// (the schema's comment says so).
@@ -844,6 +844,16 @@ async fn ids_secrets_and_shapes(app: TestApp) {
     let too_large = app
         .send_json(Method::POST, "/api/user/calls", &token, &huge, &[])
         .await;
+    // The unread rest of the body leaves the connection unusable: it is closed,
+    // and the answer says so, so that clients do not send into it again.
+    let closes = |answer: &Answer| {
+        answer
+            .headers
+            .get("connection")
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned)
+    };
+    assert_eq!(closes(&too_large).as_deref(), Some("close"));
     assert_eq!(
         (too_large.status.as_u16(), too_large.body),
         (413, json!({"message": "Payload Too Large"}))
@@ -857,6 +867,7 @@ async fn ids_secrets_and_shapes(app: TestApp) {
             &[("Idempotency-Key", "huge-1")],
         )
         .await;
+    assert_eq!(closes(&with_key).as_deref(), Some("close"));
     assert_eq!(
         (with_key.status.as_u16(), with_key.body),
         (413, json!({"message": "Payload Too Large"}))

@@ -1,9 +1,10 @@
 //! Exact list totals without counting rows.
 //!
-//! Every write keeps three rollups per user in the same transaction:
-//! `call_totals` (status × type × assistant × campaign), `call_counts` (the same
-//! per UTC day) and `call_days` (calls per day). A total is then a sum over at
-//! most a few hundred rollup rows, whatever the tenant's size, and a deep page
+//! Every write keeps four rollups per user in the same transaction:
+//! `call_user_totals` (all calls), `call_totals` (status × type × assistant ×
+//! campaign), `call_counts` (the same per UTC day) and `call_days` (calls per
+//! day). The unfiltered total is one row; any other is a sum over at most a few
+//! hundred rollup rows, whatever the tenant's size, and a deep page
 //! can jump to the day it starts on. Only the `phone_number` filter counts rows,
 //! through its own index (a number has few calls). This module is shared by the
 //! backends: it picks the rollup and writes the conditions; each backend binds
@@ -156,6 +157,12 @@ pub fn total_query(user_id: i64, filter: &CallFilter, style: Placeholder) -> Cou
     let dated = filter.created_from.is_some() || filter.created_to.is_some();
     let (table, conditions) = if filter.phone_number.is_some() {
         ("calls", Conditions::for_calls(user_id, filter))
+    } else if !dated && !has_dimensions(filter) {
+        // The default list: one row, however many combinations the user has.
+        (
+            "call_user_totals",
+            Conditions::for_rollup(user_id, filter, false),
+        )
     } else if !dated {
         (
             "call_totals",
@@ -288,6 +295,8 @@ pub struct RollupDeltas {
     pub counts: Vec<(RollupKey, i64)>,
     /// day → delta
     pub days: Vec<(i64, i64)>,
+    /// The user's all-time total → delta
+    pub all: i64,
 }
 
 impl CountDeltas {
@@ -308,10 +317,12 @@ impl CountDeltas {
         let mut totals: BTreeMap<(i64, i64, i64, i64), i64> = BTreeMap::new();
         let mut days: BTreeMap<i64, i64> = BTreeMap::new();
         let mut counts = Vec::new();
+        let mut all = 0;
         for (key, delta) in self.detail {
             if delta == 0 {
                 continue;
             }
+            all += delta;
             *totals
                 .entry((key.status, key.call_type, key.assistant_id, key.campaign_id))
                 .or_default() += delta;
@@ -322,6 +333,7 @@ impl CountDeltas {
             totals: totals.into_iter().filter(|(_, d)| *d != 0).collect(),
             counts,
             days: days.into_iter().filter(|(_, d)| *d != 0).collect(),
+            all,
         }
     }
 }
@@ -351,7 +363,15 @@ mod tests {
         let sum = "SELECT CAST(coalesce(sum(n), 0) AS BIGINT)";
         assert_eq!(
             total_query(1, &plain, style).sql,
-            format!("{sum} FROM call_totals WHERE user_id = ?1")
+            format!("{sum} FROM call_user_totals WHERE user_id = ?1")
+        );
+        let completed = CallFilter {
+            status: Some(CallStatus::Completed),
+            ..CallFilter::default()
+        };
+        assert_eq!(
+            total_query(1, &completed, style).sql,
+            format!("{sum} FROM call_totals WHERE user_id = ?1 AND status = ?2")
         );
         let dated = CallFilter {
             created_from: Some(86_400),
@@ -400,5 +420,6 @@ mod tests {
         assert_eq!(rollups.counts, [(b, 1)]);
         assert_eq!(rollups.totals, [((6, 1, 3, 0), 1)]);
         assert_eq!(rollups.days, [(1, 1)]);
+        assert_eq!(rollups.all, 1);
     }
 }

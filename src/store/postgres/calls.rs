@@ -367,7 +367,7 @@ fn key_of(row: &Row) -> StoreResult<RollupKey> {
     ))
 }
 
-/// Adds a transaction's count changes to the three rollups, one statement each;
+/// Adds a transaction's count changes to the four rollups, one statement each;
 /// rows come sorted by key, so concurrent writers lock them in the same order.
 pub(super) async fn apply_deltas(
     tx: &Transaction<'_>,
@@ -433,6 +433,15 @@ pub(super) async fn apply_deltas(
             )
             .await?;
         tx.execute(&stmt, &[&user_id, &day, &n]).await?;
+    }
+    if rollups.all != 0 {
+        let stmt = tx
+            .prepare_cached(
+                "INSERT INTO call_user_totals (user_id, n) VALUES ($1, $2)
+                 ON CONFLICT (user_id) DO UPDATE SET n = call_user_totals.n + excluded.n",
+            )
+            .await?;
+        tx.execute(&stmt, &[&user_id, &rollups.all]).await?;
     }
     Ok(())
 }

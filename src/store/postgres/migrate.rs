@@ -24,6 +24,11 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         "live_calls",
         include_str!("migrations/0005_live_calls.sql"),
     ),
+    (
+        6,
+        "user_totals",
+        include_str!("migrations/0006_user_totals.sql"),
+    ),
 ];
 
 /// Arbitrary constant: the advisory lock all callbase processes agree on.

@@ -464,7 +464,7 @@ pub fn delete(conn: &mut Connection, user_id: i64, call_id: i64) -> StoreResult<
     Ok(removed.is_some())
 }
 
-/// Adds a transaction's count changes to the three rollups.
+/// Adds a transaction's count changes to the four rollups.
 pub(super) fn apply_deltas(
     tx: &Connection,
     user_id: i64,
@@ -500,6 +500,12 @@ pub(super) fn apply_deltas(
     )?;
     for (day, delta) in rollups.days {
         days.execute(params![user_id, day, delta])?;
+    }
+    if rollups.all != 0 {
+        tx.prepare_cached(
+            "INSERT INTO call_user_totals (user_id, n) VALUES (?1, ?2) ON CONFLICT DO UPDATE SET n = n + excluded.n",
+        )?
+        .execute(params![user_id, rollups.all])?;
     }
     Ok(())
 }

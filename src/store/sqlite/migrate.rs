@@ -24,6 +24,11 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         "calls_in_arrival_order",
         include_str!("migrations/0005_calls_in_arrival_order.sql"),
     ),
+    (
+        6,
+        "user_totals",
+        include_str!("migrations/0006_user_totals.sql"),
+    ),
 ];
 
 /// Applies every migration newer than the database, all in one transaction.

@@ -115,9 +115,8 @@ mod tests {
         }
     }
 
-    /// Libraries logging through the `log` crate keep their target.
-    #[test]
-    fn log_crate_records_keep_their_target() {
+    /// What `events` logs, as `PlainText` writes it.
+    fn lines(events: impl FnOnce()) -> String {
         let sink = Sink::default();
         let writer = sink.clone();
         let subscriber = tracing_subscriber::fmt()
@@ -125,13 +124,17 @@ mod tests {
             .with_ansi(false)
             .event_format(PlainText)
             .finish();
+        tracing::subscriber::with_default(subscriber, events);
+        String::from_utf8(sink.0.lock().expect("sink").clone()).expect("utf-8")
+    }
+
+    /// Libraries logging through the `log` crate keep their target.
+    #[test]
+    fn log_crate_records_keep_their_target() {
         // Forwards `log` records to the current tracing dispatcher (once per
         // process; a second call fails harmlessly).
         let _ = tracing_log::LogTracer::init();
-        tracing::subscriber::with_default(subscriber, || {
-            log::warn!(target: "tokio_postgres::connection", "server notice");
-        });
-        let text = String::from_utf8(sink.0.lock().expect("sink").clone()).expect("utf-8");
+        let text = lines(|| log::warn!(target: "tokio_postgres::connection", "server notice"));
         assert!(
             text.contains("  WARN tokio_postgres::connection: server notice"),
             "{text}"
@@ -141,19 +144,11 @@ mod tests {
     /// Everything the default format shows (without colours), in its order.
     #[test]
     fn lines_read_like_the_default_format() {
-        let sink = Sink::default();
-        let writer = sink.clone();
-        let subscriber = tracing_subscriber::fmt()
-            .with_writer(move || writer.clone())
-            .with_ansi(false)
-            .event_format(PlainText)
-            .finish();
-        tracing::subscriber::with_default(subscriber, || {
+        let text = lines(|| {
             let span = tracing::info_span!("request", request.id = "r-1", path = "/api");
             let _entered = span.enter();
             tracing::warn!(status = 503, "slow \"answer\"");
         });
-        let text = String::from_utf8(sink.0.lock().expect("sink").clone()).expect("utf-8");
         let (time, rest) = text.split_at(27);
         assert!(time.ends_with('Z') && time.as_bytes()[10] == b'T', "{text}");
         assert_eq!(

@@ -10,7 +10,7 @@ use std::sync::Arc;
 use async_trait::async_trait;
 
 use crate::domain::live::CallChange;
-use crate::domain::{CallFilter, CallRecord, CallView, NewCall};
+use crate::domain::{CallFilter, CallView, NewCall};
 
 mod live;
 pub use live::*;
@@ -190,16 +190,9 @@ pub trait Store: Send + Sync + 'static {
     ) -> StoreResult<Page<Assistant>>;
     async fn list_campaigns(&self, user_id: i64) -> StoreResult<Vec<Campaign>>;
 
-    /// Calls matching the filter, newest first (`created_at`, then `id`, descending).
-    async fn list_calls(
-        &self,
-        user_id: i64,
-        filter: &CallFilter,
-        limit: u64,
-        offset: u64,
-    ) -> StoreResult<Page<CallRecord>>;
-    /// [`Store::list_calls`] handing each row, in order, to `sink` as a
-    /// borrowed view (no per-field copies); returns the total.
+    /// Calls matching the filter, newest first (`created_at`, then `id`,
+    /// descending), each handed in order to `sink` as a view borrowed from
+    /// the row (no per-field copies); returns the total.
     async fn list_calls_into(
         &self,
         user_id: i64,
@@ -207,28 +200,15 @@ pub trait Store: Send + Sync + 'static {
         limit: u64,
         offset: u64,
         sink: &mut (dyn for<'r, 'v> FnMut(&'r CallView<'v>) + Send),
-    ) -> StoreResult<u64> {
-        let page = self.list_calls(user_id, filter, limit, offset).await?;
-        for call in &page.rows {
-            sink(&call.view());
-        }
-        Ok(page.total)
-    }
-    async fn get_call(&self, user_id: i64, call_id: i64) -> StoreResult<Option<CallRecord>>;
-    /// [`Store::get_call`] handing the call to `sink` as a borrowed view;
-    /// false when the user has no such call.
+    ) -> StoreResult<u64>;
+    /// One call of the user handed to `sink` as a borrowed view; false when
+    /// the user has no such call.
     async fn get_call_into(
         &self,
         user_id: i64,
         call_id: i64,
         sink: &mut (dyn for<'r, 'v> FnMut(&'r CallView<'v>) + Send),
-    ) -> StoreResult<bool> {
-        let call = self.get_call(user_id, call_id).await?;
-        if let Some(call) = &call {
-            sink(&call.view());
-        }
-        Ok(call.is_some())
-    }
+    ) -> StoreResult<bool>;
     /// Deletes a call and everything hanging on it; false when the user has no such call.
     async fn delete_call(&self, user_id: i64, call_id: i64) -> StoreResult<bool>;
     /// Upserts a batch by id in one transaction, creating assistants and

@@ -218,25 +218,6 @@ pub async fn list_rows(
     Ok(Page { total, rows })
 }
 
-pub async fn list(
-    client: &mut Client,
-    user_id: i64,
-    filter: &CallFilter,
-    limit: u64,
-    offset: u64,
-) -> StoreResult<Page<CallRecord>> {
-    let page = list_rows(client, user_id, filter, limit, offset).await?;
-    let rows = page
-        .rows
-        .iter()
-        .map(call_from_row)
-        .collect::<StoreResult<Vec<_>>>()?;
-    Ok(Page {
-        total: page.total,
-        rows,
-    })
-}
-
 pub async fn get<C: GenericClient>(
     client: &C,
     user_id: i64,

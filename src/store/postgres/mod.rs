@@ -21,7 +21,7 @@ use super::{
 };
 use crate::domain::live::CallChange;
 use crate::domain::timefmt::now_unix;
-use crate::domain::{CallFilter, CallRecord, CallView, NewCall};
+use crate::domain::{CallFilter, CallView, NewCall};
 
 impl From<tokio_postgres::Error> for StoreError {
     fn from(err: tokio_postgres::Error) -> Self {
@@ -272,17 +272,6 @@ impl Store for PgStore {
         owned::list_campaigns(&client, user_id).await
     }
 
-    async fn list_calls(
-        &self,
-        user_id: i64,
-        filter: &CallFilter,
-        limit: u64,
-        offset: u64,
-    ) -> StoreResult<Page<CallRecord>> {
-        let mut client = self.pool.get().await?;
-        calls::list(&mut client, user_id, filter, limit, offset).await
-    }
-
     async fn list_calls_into(
         &self,
         user_id: i64,
@@ -297,11 +286,6 @@ impl Store for PgStore {
             sink(&calls::view_from_row(row)?);
         }
         Ok(page.total)
-    }
-
-    async fn get_call(&self, user_id: i64, call_id: i64) -> StoreResult<Option<CallRecord>> {
-        let client = self.pool.get().await?;
-        calls::get(&client, user_id, call_id).await
     }
 
     async fn get_call_into(

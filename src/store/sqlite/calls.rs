@@ -11,7 +11,7 @@ use crate::domain::{
     AnsweredBy, CallFilter, CallRecord, CallStatus, CallType, CallView, Money, NewCall, phone,
 };
 use crate::store::counts::{self, Conditions, CountDeltas, Placeholder, RollupKey, SqlValue};
-use crate::store::{ImportOutcome, Page, StoreResult};
+use crate::store::{ImportOutcome, StoreResult};
 
 /// The Call object's columns, in the contract's field order, for `SELECT`s
 /// joined with the assistant (`a`) and campaign (`p`) names.
@@ -114,38 +114,10 @@ fn bind(value: &SqlValue) -> Value {
     }
 }
 
-pub fn list(
-    conn: &Connection,
-    user_id: i64,
-    filter: &CallFilter,
-    limit: u64,
-    offset: u64,
-) -> StoreResult<Page<CallRecord>> {
-    if counts::matches_nothing(filter) {
-        return Ok(Page {
-            total: 0,
-            rows: Vec::new(),
-        });
-    }
-    // One read transaction: the total and the rows come from the same
-    // snapshot even while an import commits in between.
-    // (Cached statements: execute_batch would parse BEGIN and COMMIT each time.)
-    in_read_transaction(conn, || {
-        let (total, page) = page_query(conn, user_id, filter, limit, offset)?;
-        let mut rows = Vec::new();
-        if let Some(page) = page {
-            let mut stmt = conn.prepare_cached(&page.sql)?;
-            let mut found = stmt.query(params_from_iter(page.args.iter()))?;
-            while let Some(row) = found.next()? {
-                rows.push(call_from_row(row)?);
-            }
-        }
-        Ok(Page { total, rows })
-    })
-}
-
-/// [`list`], handing each row to `sink` as a view borrowed from SQLite's
-/// memory (no copy of each field into a `String`).
+/// Calls matching the filter, newest first, each handed to `sink` as a view
+/// borrowed from SQLite's memory (no copy of each field into a `String`);
+/// returns the total. One read transaction: the total and the rows come from
+/// the same snapshot even while an import commits in between.
 pub fn list_into(
     conn: &Connection,
     user_id: i64,

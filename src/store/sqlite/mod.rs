@@ -19,7 +19,7 @@ use super::{
 };
 use crate::domain::live::CallChange;
 use crate::domain::timefmt::now_unix;
-use crate::domain::{CallFilter, CallRecord, CallView, NewCall};
+use crate::domain::{CallFilter, CallView, NewCall};
 
 impl From<rusqlite::Error> for StoreError {
     fn from(err: rusqlite::Error) -> Self {
@@ -239,19 +239,6 @@ impl Store for SqliteStore {
             .await
     }
 
-    async fn list_calls(
-        &self,
-        user_id: i64,
-        filter: &CallFilter,
-        limit: u64,
-        offset: u64,
-    ) -> StoreResult<Page<CallRecord>> {
-        let filter = filter.clone();
-        self.pool
-            .read(move |conn| calls::list(conn, user_id, &filter, limit, offset))
-            .await
-    }
-
     async fn list_calls_into(
         &self,
         user_id: i64,
@@ -273,12 +260,6 @@ impl Store for SqliteStore {
     ) -> StoreResult<bool> {
         self.pool
             .read(move |conn| calls::get_into(conn, user_id, call_id, sink))
-            .await
-    }
-
-    async fn get_call(&self, user_id: i64, call_id: i64) -> StoreResult<Option<CallRecord>> {
-        self.pool
-            .read(move |conn| calls::get(conn, user_id, call_id))
             .await
     }
 

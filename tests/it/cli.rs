@@ -202,10 +202,10 @@ async fn import_command(app: TestApp) {
 
 /// Starts `serve --demo` and reads what it prints up to the curl line; the
 /// rest of its output is drained, as a terminal would, until it exits.
-async fn start_demo(url: &str) -> (std::process::Child, Vec<String>) {
+async fn start_demo(url: &str, stderr: Stdio) -> (std::process::Child, Vec<String>) {
     let mut child = callbase(url, &["serve", "--demo", "--listen", "127.0.0.1:0"])
         .stdout(Stdio::piped())
-        .stderr(Stdio::null())
+        .stderr(stderr)
         .spawn()
         .expect("spawn");
     let stdout = child.stdout.take().expect("stdout");
@@ -249,7 +249,10 @@ fn demo_access(printed: &[String]) -> (String, String) {
 /// the other reuses it; both serve with working tokens.
 async fn demo_on_two_nodes_at_once(app: TestApp) {
     let url = app.database_url.clone();
-    let ((mut first, a), (mut second, b)) = tokio::join!(start_demo(&url), start_demo(&url));
+    let ((mut first, a), (mut second, b)) = tokio::join!(
+        start_demo(&url, Stdio::null()),
+        start_demo(&url, Stdio::null())
+    );
     for printed in [&a, &b] {
         let (token, target) = demo_access(printed);
         let base = target.split("/api/").next().expect("base").to_owned();
@@ -279,7 +282,7 @@ async fn serve_demo_end_to_end(app: TestApp) {
     let client = reqwest::Client::new();
 
     for round in 0..2 {
-        let (mut child, printed) = start_demo(&url).await;
+        let (mut child, printed) = start_demo(&url, Stdio::null()).await;
         let text = printed.join("\n");
         let (token, target) = demo_access(&printed);
         assert!(target.starts_with("http://127.0.0.1:"), "{target}");
@@ -336,6 +339,111 @@ async fn serve_demo_end_to_end(app: TestApp) {
             tokio::time::sleep(Duration::from_millis(50)).await;
         };
         assert!(status.success(), "graceful exit: {status:?}");
+    }
+}
+
+/// Sends SIGTERM and waits (bounded) for a graceful exit.
+async fn stop(mut child: std::process::Child) {
+    let pid = child.id().to_string();
+    assert!(
+        Command::new("kill")
+            .args(["-TERM", &pid])
+            .status()
+            .expect("kill")
+            .success()
+    );
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let status = loop {
+        if let Some(status) = child.try_wait().expect("wait") {
+            break status;
+        }
+        assert!(Instant::now() < deadline, "serve did not stop on SIGTERM");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    assert!(status.success(), "graceful exit: {status:?}");
+}
+
+/// One log line per request, with its id, method, path, user and status,
+/// and never the token or the query string (it can hold phone numbers).
+async fn request_log_lines(app: TestApp) {
+    let url = app.database_url.clone();
+    let client = reqwest::Client::new();
+    let dir = tempfile::tempdir().expect("dir");
+    let log_path = dir.path().join("stderr.log");
+    let log = std::fs::File::create(&log_path).expect("log file");
+    let (child, printed) = start_demo(&url, Stdio::from(log)).await;
+    let (token, target) = demo_access(&printed);
+    let base = target.split("/api/").next().expect("base").to_owned();
+
+    let listed = send(
+        client
+            .get(format!(
+                "{base}/api/user/calls?phone_number=%2B4915112345678"
+            ))
+            .bearer_auth(&token),
+    )
+    .await;
+    assert_eq!(listed.status, 200);
+    let id = send(
+        client
+            .get(format!("{base}/api/user/calls?per_page=1"))
+            .bearer_auth(&token),
+    )
+    .await
+    .ids()[0];
+    let got = client
+        .get(format!("{base}/api/user/calls/{id}"))
+        .bearer_auth(&token)
+        .header("x-request-id", "trace-me-7")
+        .send()
+        .await
+        .expect("get");
+    assert_eq!(got.status(), 200);
+    assert_eq!(
+        got.headers().get("x-request-id").map(|v| v.as_bytes()),
+        Some(&b"trace-me-7"[..])
+    );
+    let refused = send(
+        client
+            .get(format!("{base}/api/user/calls"))
+            .bearer_auth("cb_not-a-token"),
+    )
+    .await;
+    assert_eq!(refused.status, 401);
+    stop(child).await;
+
+    let text = std::fs::read_to_string(&log_path).expect("log");
+    let finished: Vec<&str> = text
+        .lines()
+        .filter(|l| l.contains("finished processing request"))
+        .collect();
+    assert_eq!(finished.len(), 4, "{text}");
+    let by_id = format!(
+        "  INFO request{{request.id=trace-me-7 method=GET path=/api/user/calls/{id} user.id="
+    );
+    let line = finished
+        .iter()
+        .find(|l| l.contains("request.id=trace-me-7"))
+        .expect("the caller's request id is logged");
+    assert_eq!(&line[27..27 + by_id.len()], by_id, "{line}");
+    assert!(
+        line.contains("}: callbase::http::middleware: finished processing request latency=")
+            && line.ends_with(" ms status=200"),
+        "{line}"
+    );
+    // No user for a refused token: the span has no `user.id`.
+    assert!(
+        finished.iter().any(|l| l.contains(" method=GET path=/api/user/calls}: ")
+            && l.ends_with("status=401")),
+        "the refused request is logged with its status: {text}"
+    );
+    for secret in [
+        token.as_str(),
+        "cb_not-a-token",
+        "4915112345678",
+        "phone_number",
+    ] {
+        assert!(!text.contains(secret), "{secret} was logged: {text}");
     }
 }
 
@@ -617,6 +725,7 @@ backend_tests!(
     users_and_tokens,
     import_command,
     serve_demo_end_to_end,
+    request_log_lines,
     demo_on_two_nodes_at_once,
     demo_leaves_a_used_database_alone,
 );

@@ -159,7 +159,10 @@ fn init_logging(format: LogFormat, serving: bool) -> Option<crate::logsink::Flus
         .with_writer(writer);
     let _ = match format {
         LogFormat::Text if ansi => builder.try_init(),
-        LogFormat::Text => builder.event_format(crate::logline::PlainText).try_init(),
+        LogFormat::Text => builder
+            .fmt_fields(crate::logline::PlainFields)
+            .event_format(crate::logline::PlainText)
+            .try_init(),
         LogFormat::Json => builder.json().flatten_event(true).try_init(),
     };
     Some(guard)

@@ -1,7 +1,7 @@
 //! The text log line when stderr is not a terminal: the same shape as
 //! `tracing_subscriber`'s default format without colours,
 //!
-//! `2026-11-22T00:03:54.746170Z  INFO request{request.id=… method=GET path=/api/user/calls user.id=1}: tower_http::trace::on_response: finished processing request latency=0 ms status=200`
+//! `2026-11-22T00:03:54.746170Z  INFO request{request.id=… method=GET path=/api/user/calls user.id=1}: callbase::http::middleware: finished processing request latency=0 ms status=200`
 //!
 //! written with fewer steps: the default format painted every part through
 //! `nu_ansi_term` even with colours off, and formatted the timestamp through

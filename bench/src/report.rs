@@ -18,6 +18,8 @@ pub struct Results {
     pub average_call_bytes: f64,
     pub connections: u32,
     pub duration_secs: u64,
+    /// Rounds per scenario (callbase, then static, alternating).
+    pub rounds: u32,
     pub machine: Machine,
     pub import: ImportResult,
     pub scenarios: Vec<ScenarioResult>,
@@ -46,8 +48,11 @@ pub struct ScenarioResult {
     pub mean_body_bytes: f64,
     pub callbase: Outcome,
     pub static_limit: Outcome,
-    /// callbase's throughput as a share of the static limit's.
+    /// callbase's throughput as a share of the static limit's, in the round
+    /// reported (the median one).
     pub ratio: f64,
+    /// Every round's ratio, in the order run.
+    pub round_ratios: Vec<f64>,
 }
 
 impl Machine {
@@ -98,6 +103,21 @@ impl Results {
                 s.static_limit.requests_per_sec,
                 s.ratio * 100.0
             );
+        }
+        if self.rounds > 1 {
+            let _ = writeln!(
+                out,
+                "\n- the median of {} rounds per scenario; every round's ratio:",
+                self.rounds
+            );
+            for s in &self.scenarios {
+                let all: Vec<String> = s
+                    .round_ratios
+                    .iter()
+                    .map(|r| format!("{:.0}%", r * 100.0))
+                    .collect();
+                let _ = writeln!(out, "  {}: {}", s.name, all.join(", "));
+            }
         }
         let _ = writeln!(
             out,

@@ -37,6 +37,12 @@ pub struct RunArgs {
     /// Seed of the data set; the same calls and seed give the same bytes.
     #[arg(long, default_value_t = 42)]
     pub seed: u64,
+    /// Rounds per scenario, each one load against callbase straight followed by
+    /// one against the static limit; the round with the median ratio is
+    /// reported. On a shared VM whose speed drifts, 3 or 5 rounds give steadier
+    /// ratios than one.
+    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..=99))]
+    pub rounds: u32,
 }
 
 pub fn run(args: RunArgs) -> anyhow::Result<()> {
@@ -115,6 +121,7 @@ pub fn run(args: RunArgs) -> anyhow::Result<()> {
         average_call_bytes: dataset.average_bytes(),
         connections: args.connections,
         duration_secs: args.duration,
+        rounds: args.rounds,
         machine: Machine::detect(),
         import,
         scenarios: results,
@@ -129,7 +136,8 @@ pub fn run(args: RunArgs) -> anyhow::Result<()> {
 }
 
 /// One scenario: against callbase, then against a static server replaying one of
-/// its answers, with the same script so that the requests are identical.
+/// its answers, with the same script so that the requests are identical; as many
+/// times as `--rounds` says, alternating.
 fn measure(
     scenario: &Scenario,
     addr: SocketAddr,
@@ -145,9 +153,6 @@ fn measure(
         wrk::run(target, &script, args.connections, args.duration, Some(&log))
     };
 
-    println!("{name}: {} s against callbase ...", args.duration);
-    let callbase = load(addr, "callbase")?;
-
     let body = workdir.join(format!("body-{name}.json"));
     std::fs::write(&body, &scenario.body)?;
     let static_addr = free_port()?;
@@ -161,21 +166,103 @@ fn measure(
     ];
     let log = workdir.join("static.log");
     let baseline = Server::start("static server", &exe, &static_args, static_addr, &log)?;
-    println!("{name}: {} s against the static limit ...", args.duration);
-    let static_limit = load(static_addr, "static")?;
+
+    let mut rounds = Vec::new();
+    for round in 1..=args.rounds {
+        let of = if args.rounds > 1 {
+            format!(" (round {round} of {})", args.rounds)
+        } else {
+            String::new()
+        };
+        println!("{name}: {} s against callbase{of} ...", args.duration);
+        let callbase = load(addr, "callbase")?;
+        println!(
+            "{name}: {} s against the static limit{of} ...",
+            args.duration
+        );
+        let static_limit = load(static_addr, "static")?;
+        println!(
+            "{name}: {:.0} req/s, static {:.0} req/s",
+            callbase.requests_per_sec, static_limit.requests_per_sec
+        );
+        rounds.push(Round {
+            ratio: callbase.requests_per_sec / static_limit.requests_per_sec.max(1e-9),
+            callbase,
+            static_limit,
+        });
+    }
     baseline.stop()?;
 
-    println!(
-        "{name}: {:.0} req/s, static {:.0} req/s",
-        callbase.requests_per_sec, static_limit.requests_per_sec
-    );
+    let ratios: Vec<f64> = rounds.iter().map(|r| r.ratio).collect();
+    let median = median_round(rounds);
     Ok(ScenarioResult {
         name: name.to_owned(),
         rotation: scenario.requests.len(),
         body_bytes: scenario.body.len(),
         mean_body_bytes: scenario.mean_body_bytes,
-        ratio: callbase.requests_per_sec / static_limit.requests_per_sec.max(1e-9),
-        callbase,
-        static_limit,
+        ratio: median.ratio,
+        round_ratios: ratios,
+        callbase: median.callbase,
+        static_limit: median.static_limit,
     })
+}
+
+/// One load against callbase and the static limit's right after it.
+struct Round {
+    callbase: wrk::Outcome,
+    static_limit: wrk::Outcome,
+    ratio: f64,
+}
+
+/// The round with the median ratio (the lower middle one of an even count), so
+/// that every figure reported comes from one pair of runs.
+fn median_round(mut rounds: Vec<Round>) -> Round {
+    rounds.sort_by(|a, b| a.ratio.total_cmp(&b.ratio));
+    let middle = (rounds.len() - 1) / 2;
+    rounds.swap_remove(middle)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn round(callbase: f64, static_limit: f64) -> Round {
+        let outcome = |rps: f64| wrk::Outcome {
+            requests: 0,
+            seconds: 1.0,
+            requests_per_sec: rps,
+            bytes_per_response: 0.0,
+            p50_ms: 0.0,
+            p99_ms: 0.0,
+            max_ms: 0.0,
+            errors: wrk::Errors::default(),
+        };
+        Round {
+            callbase: outcome(callbase),
+            static_limit: outcome(static_limit),
+            ratio: callbase / static_limit,
+        }
+    }
+
+    /// The reported round is the one with the middle ratio, whole: its two
+    /// throughputs belong together.
+    #[test]
+    fn reports_the_round_with_the_median_ratio() {
+        let picked = median_round(vec![
+            round(30.0, 100.0),
+            round(10.0, 100.0),
+            round(25.0, 50.0),
+        ]);
+        assert_eq!(
+            (
+                picked.callbase.requests_per_sec,
+                picked.static_limit.requests_per_sec
+            ),
+            (30.0, 100.0)
+        );
+        let picked = median_round(vec![round(40.0, 100.0), round(20.0, 100.0)]);
+        assert_eq!(picked.callbase.requests_per_sec, 20.0);
+        let picked = median_round(vec![round(7.0, 70.0)]);
+        assert_eq!(picked.callbase.requests_per_sec, 7.0);
+    }
 }

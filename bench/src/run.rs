@@ -37,9 +37,9 @@ pub struct RunArgs {
     /// Seed of the data set; the same calls and seed give the same bytes.
     #[arg(long, default_value_t = 42)]
     pub seed: u64,
-    /// Rounds per scenario, each one load against callbase straight followed by
-    /// one against the static limit; the round with the median ratio is
-    /// reported. On a shared VM whose speed drifts, 3 or 5 rounds give steadier
+    /// Rounds per scenario, each one load against callbase and one against the
+    /// static limit back to back (in turns, which goes first); the round with
+    /// the median ratio is reported. On a shared VM whose speed drifts, 3 or 5 rounds give steadier
     /// ratios than one.
     #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..=99))]
     pub rounds: u32,
@@ -147,9 +147,13 @@ fn measure(
     let name = scenario.name;
     let script = workdir.join(format!("{name}.lua"));
     wrk::write_script(&script, &scenario.requests)?;
-    let load = |target: SocketAddr, label: &str| -> anyhow::Result<wrk::Outcome> {
+    let load = |target: SocketAddr, label: &str, round: u32| -> anyhow::Result<wrk::Outcome> {
         wrk::run(target, &script, args.connections, WARMUP_SECS, None)?;
-        let log = workdir.join(format!("wrk-{name}-{label}.txt"));
+        let log = if args.rounds > 1 {
+            workdir.join(format!("wrk-{name}-{label}-round{round}.txt"))
+        } else {
+            workdir.join(format!("wrk-{name}-{label}.txt"))
+        };
         wrk::run(target, &script, args.connections, args.duration, Some(&log))
     };
 
@@ -174,13 +178,26 @@ fn measure(
         } else {
             String::new()
         };
-        println!("{name}: {} s against callbase{of} ...", args.duration);
-        let callbase = load(addr, "callbase")?;
-        println!(
-            "{name}: {} s against the static limit{of} ...",
-            args.duration
-        );
-        let static_limit = load(static_addr, "static")?;
+        // Even rounds start with the static limit, so that a VM getting
+        // steadily faster or slower does not favour one side.
+        let run_callbase = || {
+            println!("{name}: {} s against callbase{of} ...", args.duration);
+            load(addr, "callbase", round)
+        };
+        let run_static = || {
+            println!(
+                "{name}: {} s against the static limit{of} ...",
+                args.duration
+            );
+            load(static_addr, "static", round)
+        };
+        let (callbase, static_limit) = if round % 2 == 0 {
+            let static_limit = run_static()?;
+            (run_callbase()?, static_limit)
+        } else {
+            let callbase = run_callbase()?;
+            (callbase, run_static()?)
+        };
         println!(
             "{name}: {:.0} req/s, static {:.0} req/s",
             callbase.requests_per_sec, static_limit.requests_per_sec
@@ -207,7 +224,7 @@ fn measure(
     })
 }
 
-/// One load against callbase and the static limit's right after it.
+/// One load against callbase and one against the static limit, back to back.
 struct Round {
     callbase: wrk::Outcome,
     static_limit: wrk::Outcome,

@@ -6,7 +6,7 @@ use std::time::Instant;
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
 use axum::extract::Request;
-use axum::http::{HeaderName, HeaderValue, StatusCode, header};
+use axum::http::{HeaderMap, HeaderName, HeaderValue, StatusCode, header};
 use axum::middleware::{self, Next};
 use axum::response::Response;
 use rand::RngCore;
@@ -56,7 +56,8 @@ fn random_request_id() -> HeaderValue {
 
 /// Everything that happens around each request, in one middleware:
 ///
-/// - its `x-request-id`: the caller's, or a new UUID; echoed in the answer;
+/// - its `x-request-id`: the caller's if it is a plain token (see
+///   [`caller_request_id`]), else a new UUID; echoed in the answer;
 /// - its span (`request.id`, method, path, later `user.id`), under which the
 ///   handlers log, and one line when it is answered (`status`, `latency`), at
 ///   `error` for 5xx answers and `info` otherwise;
@@ -69,7 +70,7 @@ fn random_request_id() -> HeaderValue {
 /// ~11% fewer instructions per get by id (docs/PERFORMANCE.md, step 26).
 async fn request_span(max_uri: usize, mut request: Request, next: Next) -> Response {
     let start = Instant::now();
-    let request_id = match request.headers().get(REQUEST_ID) {
+    let request_id = match caller_request_id(request.headers()) {
         Some(id) => id.clone(),
         None => {
             let id = random_request_id();
@@ -103,6 +104,21 @@ async fn request_span(max_uri: usize, mut request: Request, next: Next) -> Respo
         response.headers_mut().insert(REQUEST_ID, request_id);
     }
     response
+}
+
+/// The caller's `x-request-id`, if it is at most 128 letters, digits and
+/// `-_.:/`: it is logged as it is, so anything else (spaces, braces, `=`)
+/// could forge fields in the request's log line. Others are replaced by a new
+/// id, which the answer carries.
+fn caller_request_id(headers: &HeaderMap) -> Option<&HeaderValue> {
+    let id = headers.get(REQUEST_ID)?;
+    let bytes = id.as_bytes();
+    let plain = !bytes.is_empty()
+        && bytes.len() <= 128
+        && bytes
+            .iter()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b':' | b'/'));
+    plain.then_some(id)
 }
 
 /// Answers 414 past `max_uri`, runs the request, and gives framework-made

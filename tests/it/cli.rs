@@ -431,6 +431,14 @@ async fn request_log_lines(app: TestApp) {
             && line.ends_with(" ms status=200"),
         "{line}"
     );
+    // Requests without an id of their own got a UUID.
+    let generated = finished
+        .iter()
+        .filter(|l| !l.contains("request.id=trace-me-7"))
+        .filter_map(|l| l.split("request{request.id=").nth(1))
+        .filter(|rest| rest.as_bytes().get(36) == Some(&b' ') && rest.as_bytes()[8] == b'-')
+        .count();
+    assert_eq!(generated, 3, "{text}");
     // No user for a refused token: the span has no `user.id`.
     assert!(
         finished.iter().any(|l| l.contains(" method=GET path=/api/user/calls}: ")

@@ -109,6 +109,18 @@ async fn head_request_ids_and_json_everywhere(app: TestApp) {
     )
     .await;
     assert_eq!(answer.header("x-request-id"), Some("trace-me-42"));
+    // ... unless it could forge fields in the log line, or is too long: then
+    // the request gets an id of its own, and the answer says which.
+    for forged in ["a} user.id=1 status=200", &"x".repeat(129), "tab\there"] {
+        let answer = send(
+            app.client
+                .get(app.url("/health"))
+                .header("x-request-id", forged),
+        )
+        .await;
+        let id = answer.header("x-request-id").expect("request id");
+        assert_eq!(id.len(), 36, "a UUID instead of {forged:?}: {id}");
+    }
 }
 
 async fn long_uris_are_refused(app: TestApp) {

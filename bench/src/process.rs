@@ -71,10 +71,10 @@ impl Server {
                     tail(log)
                 );
             }
-            if let Ok(response) = http::get(self.addr, "/health", None) {
-                if response.status == 200 {
-                    return Ok(());
-                }
+            if let Ok(response) = http::get(self.addr, "/health", None)
+                && response.status == 200
+            {
+                return Ok(());
             }
             if Instant::now() > deadline {
                 let _ = self.child.kill();

@@ -156,13 +156,13 @@ pub fn parse_call_list(pairs: &[(String, String)]) -> Result<CallListQuery, Fiel
 
     let from_day = day_param(pairs, "date_from", &mut errors);
     let to_day = day_param(pairs, "date_to", &mut errors);
-    if let (Some(from), Some(to)) = (from_day, to_day) {
-        if to < from {
-            errors.add(
-                "date_to",
-                "The date to field must be a date after or equal to date from.",
-            );
-        }
+    if let (Some(from), Some(to)) = (from_day, to_day)
+        && to < from
+    {
+        errors.add(
+            "date_to",
+            "The date to field must be a date after or equal to date from.",
+        );
     }
     filter.created_from = from_day.map(timefmt::day_start);
     filter.created_to = to_day.map(timefmt::day_end);
@@ -179,10 +179,11 @@ pub fn parse_call_list(pairs: &[(String, String)]) -> Result<CallListQuery, Fiel
 pub fn echo_params(pairs: &[(String, String)], names: &[&str]) -> Vec<(String, String)> {
     let mut echo: Vec<(String, String)> = Vec::new();
     for (key, _) in pairs {
-        if names.contains(&key.as_str()) && !echo.iter().any(|(k, _)| k == key) {
-            if let Param::Value(text) = Param::of(pairs, key) {
-                echo.push((key.clone(), text));
-            }
+        if names.contains(&key.as_str())
+            && !echo.iter().any(|(k, _)| k == key)
+            && let Param::Value(text) = Param::of(pairs, key)
+        {
+            echo.push((key.clone(), text));
         }
     }
     echo

@@ -148,10 +148,10 @@ impl Sender {
             Ok(parsed) => parsed,
             Err(error) => return Outcome::failed(None, format!("invalid URL: {error}")),
         };
-        if !self.config.allow_private {
-            if let Some(refused) = refuse_literal(&parsed) {
-                return Outcome::failed(None, refused.to_string());
-            }
+        if !self.config.allow_private
+            && let Some(refused) = refuse_literal(&parsed)
+        {
+            return Outcome::failed(None, refused.to_string());
         }
         let since_epoch = SystemTime::now().duration_since(UNIX_EPOCH);
         let timestamp = since_epoch.map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX));

@@ -337,11 +337,11 @@ fn check(backend: Backend, calls: &[ModelCall], queries: &[Query]) {
                 }
                 let query = params.join("&");
                 let answer = app.list(&tokens[q.owner], &query).await;
-                if let (Some(from), Some(to)) = (q.date_from, q.date_to) {
-                    if to < from {
-                        assert_eq!(answer.status, 422, "{query}");
-                        continue;
-                    }
+                if let (Some(from), Some(to)) = (q.date_from, q.date_to)
+                    && to < from
+                {
+                    assert_eq!(answer.status, 422, "{query}");
+                    continue;
                 }
                 assert_eq!(answer.status, 200, "{query}: {}", answer.body);
                 let (ids, total) = model(&model_calls, q);

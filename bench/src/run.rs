@@ -39,8 +39,8 @@ pub struct RunArgs {
     pub seed: u64,
     /// Rounds per scenario, each one load against callbase and one against the
     /// static limit back to back (in turns, which goes first); the round with
-    /// the median ratio is reported. On a shared VM whose speed drifts, 3 or 5 rounds give steadier
-    /// ratios than one.
+    /// the median ratio is reported. On a shared VM whose speed drifts, 3 or 5
+    /// rounds give steadier ratios than one.
     #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..=99))]
     pub rounds: u32,
 }

@@ -295,31 +295,26 @@ mod tests {
         }
     }
 
-    /// What `events` logs, as `PlainText` writes it with [`PlainFields`].
-    fn lines(events: impl FnOnce()) -> String {
+    /// What `events` logs, as `PlainText` writes it with `fields`.
+    fn capture<N>(fields: N, events: impl FnOnce()) -> String
+    where
+        N: for<'w> FormatFields<'w> + Send + Sync + 'static,
+    {
         let sink = Sink::default();
         let writer = sink.clone();
         let subscriber = tracing_subscriber::fmt()
             .with_writer(move || writer.clone())
             .with_ansi(false)
-            .fmt_fields(PlainFields)
+            .fmt_fields(fields)
             .event_format(PlainText)
             .finish();
         tracing::subscriber::with_default(subscriber, events);
         String::from_utf8(sink.0.lock().expect("sink").clone()).expect("utf-8")
     }
 
-    /// The same with tracing-subscriber's own field formatting.
-    fn default_field_lines(events: impl FnOnce()) -> String {
-        let sink = Sink::default();
-        let writer = sink.clone();
-        let subscriber = tracing_subscriber::fmt()
-            .with_writer(move || writer.clone())
-            .with_ansi(false)
-            .event_format(PlainText)
-            .finish();
-        tracing::subscriber::with_default(subscriber, events);
-        String::from_utf8(sink.0.lock().expect("sink").clone()).expect("utf-8")
+    /// What `events` logs with [`PlainFields`], as the server writes it.
+    fn lines(events: impl FnOnce()) -> String {
+        capture(PlainFields, events)
     }
 
     #[derive(Debug)]
@@ -372,7 +367,10 @@ mod tests {
             tracing::info!(message = "named message", after = "x");
         };
         let ours = lines(events);
-        let theirs = default_field_lines(events);
+        let theirs = capture(
+            tracing_subscriber::fmt::format::DefaultFields::new(),
+            events,
+        );
         assert_eq!(ours.lines().count(), 7, "{ours}");
         for (a, b) in ours.lines().zip(theirs.lines()) {
             assert_eq!(a[27..], b[27..]);

@@ -282,7 +282,7 @@ async fn serve_demo_end_to_end(app: TestApp) {
     let client = reqwest::Client::new();
 
     for round in 0..2 {
-        let (mut child, printed) = start_demo(&url, Stdio::null()).await;
+        let (child, printed) = start_demo(&url, Stdio::null()).await;
         let text = printed.join("\n");
         let (token, target) = demo_access(&printed);
         assert!(target.starts_with("http://127.0.0.1:"), "{target}");
@@ -322,23 +322,7 @@ async fn serve_demo_end_to_end(app: TestApp) {
         .await;
         assert!(campaigns.body["data"].as_array().map_or(0, Vec::len) >= 2);
 
-        let pid = child.id().to_string();
-        assert!(
-            Command::new("kill")
-                .args(["-TERM", &pid])
-                .status()
-                .expect("kill")
-                .success()
-        );
-        let deadline = Instant::now() + Duration::from_secs(20);
-        let status = loop {
-            if let Some(status) = child.try_wait().expect("wait") {
-                break status;
-            }
-            assert!(Instant::now() < deadline, "serve did not stop on SIGTERM");
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        };
-        assert!(status.success(), "graceful exit: {status:?}");
+        stop(child).await;
     }
 }
 

@@ -67,6 +67,11 @@ pub fn parse_call(text: &str) -> Result<NewCall, String> {
             format!("not valid JSON: {e}")
         }
     })?;
+    // serde reads a struct from an array of its fields in order too, so
+    // `[7, "Sales", null, "inbound", ...]` would pass as a call.
+    if !text.trim_start().starts_with('{') {
+        return Err("not a call object: expected a JSON object".to_owned());
+    }
 
     // Checked in the contract's field order, so the first problem reported is
     // the first one a reader of the line meets.
@@ -224,8 +229,11 @@ fn transcript(value: &RawValue) -> FieldResult<JsonText> {
         .map_err(|_| "transcript: must be an array of segments".to_owned())?;
     let mut keyed = Vec::with_capacity(segments.len());
     for (i, segment) in segments.iter().enumerate() {
-        let raw: RawSegment<'_> = serde_json::from_str(segment.get())
-            .map_err(|_| format!("transcript[{i}]: must be an object"))?;
+        // Not an array of the fields, which serde would read as the struct.
+        let raw: RawSegment<'_> = Some(segment.get())
+            .filter(|text| text.starts_with('{'))
+            .and_then(|text| serde_json::from_str(text).ok())
+            .ok_or_else(|| format!("transcript[{i}]: must be an object"))?;
         let is = |v: Option<&RawValue>, text: &str| v.is_some_and(|v| v.get() == text);
         let timestamp = raw.timestamp.and_then(|t| t.get().parse::<f64>().ok());
         let problem = if !raw.text.is_some_and(|t| t.get().starts_with('"')) {
@@ -389,6 +397,17 @@ mod tests {
                 "created_at:",
             ),
             ("[1]".to_owned(), "not a call object"),
+            (
+                r#"[7,"A",null,"inbound",1,null,null,"completed",[],{},[],null,null,null,null,null,"2024-01-15T10:30:00Z",null]"#.to_owned(),
+                "not a call object: expected a JSON object",
+            ),
+            (
+                SEED.replace(
+                    r#"{"text": "Hallo?", "type": "transcript", "sender": "human", "timestamp": 1754055272.069057}"#,
+                    r#"["Hallo?", "transcript", "human", 1754055272.069057]"#,
+                ),
+                "transcript[0]: must be an object",
+            ),
             ("{".to_owned(), "not valid JSON"),
         ] {
             let err = parse_call(&broken).expect_err(reason);

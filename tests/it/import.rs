@@ -139,10 +139,14 @@ async fn bad_lines_are_reported_and_skipped(app: TestApp) {
         "[1, 2]".to_owned(),
         call(8, json!({"duration": "12"})).to_string(),
         call(9, json!({"id": "9", "carrier_cost": "0.08000000", "total_cost": "0.12000000", "variables": []})).to_string(),
+        // serde would read a struct from an array of its fields: a call, and
+        // a transcript segment, as arrays are refused all the same.
+        json!([10, "A", null, "inbound", 1, null, null, "completed", [], {}, [], null, null, null, null, null, "2024-01-15T10:30:00Z", null]).to_string(),
+        call(11, json!({"transcript": [["Hallo?", "transcript", "human", 1754055272.0]]})).to_string(),
     ]
     .join("\n");
     let (result, rejections) = import_text(&app, &alice, &text).await;
-    assert_eq!(result, summary(3, 0, 0, 9));
+    assert_eq!(result, summary(3, 0, 0, 11));
     let lines: Vec<&str> = rejections
         .iter()
         .map(|r| r.split(':').next().unwrap_or_default())
@@ -151,7 +155,7 @@ async fn bad_lines_are_reported_and_skipped(app: TestApp) {
         lines,
         [
             "line 2", "line 3", "line 5", "line 6", "line 7", "line 8", "line 9", "line 10",
-            "line 11"
+            "line 11", "line 14", "line 15"
         ]
     );
     assert!(rejections[0].contains("not valid JSON"), "{rejections:?}");
@@ -170,6 +174,14 @@ async fn bad_lines_are_reported_and_skipped(app: TestApp) {
         "{rejections:?}"
     );
     assert!(rejections[7].contains("id: is required"), "{rejections:?}");
+    assert!(
+        rejections[9].contains("not a call object: expected a JSON object"),
+        "{rejections:?}"
+    );
+    assert!(
+        rejections[10].contains("transcript[0]: must be an object"),
+        "{rejections:?}"
+    );
     assert_eq!(app.list(&token, "").await.ids(), [9, 8, 1]);
     // Numbers as strings are read as numbers; PHP's empty `[]` variables as `{}`.
     let nine = app.get("/api/user/calls/9", &token).await;

@@ -360,7 +360,7 @@ fn read_bounded_line(
             return Ok(seen.then_some(!too_long));
         }
         seen = true;
-        let (end, done) = match available.iter().position(|b| *b == b'\n') {
+        let (end, done) = match memchr::memchr(b'\n', available) {
             Some(i) => (i + 1, true),
             None => (available.len(), false),
         };

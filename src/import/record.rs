@@ -303,40 +303,44 @@ fn evaluation(value: &RawValue) -> FieldResult<JsonText> {
 /// Drops whitespace outside strings. `raw` must be valid JSON.
 ///
 /// Works on bytes: in UTF-8 every byte of a multi-byte character is >= 0x80,
-/// so it can never be mistaken for a quote, backslash or space. String
-/// literals are copied whole, found with memchr (they are most of a call).
+/// so it can never be mistaken for a quote, backslash or space. Runs between
+/// dropped spaces are copied whole as `&str` slices (cut next to ASCII bytes,
+/// so on character boundaries): no UTF-8 check of the result, which the
+/// import profile showed as 1.6%. String literals are skipped with memchr
+/// (they are most of a call).
 pub fn compact(raw: &str) -> String {
     let bytes = raw.as_bytes();
-    let is_space = |b: u8| matches!(b, b' ' | b'\t' | b'\n' | b'\r');
-    let mut out = Vec::with_capacity(bytes.len());
+    let mut out = String::with_capacity(raw.len());
+    // Where the run of bytes not yet copied starts.
+    let mut run = 0;
     let mut i = 0;
     while i < bytes.len() {
-        let b = bytes[i];
-        if b == b'"' {
-            // Find the closing quote: the first one not escaped by a backslash.
-            let start = i;
-            i += 1;
-            while let Some(n) = memchr::memchr2(b'"', b'\\', &bytes[i..]) {
-                i += n;
-                if bytes[i] == b'\\' {
-                    i += 2;
-                } else {
-                    i += 1;
-                    break;
+        match bytes[i] {
+            b'"' => {
+                // To just past the closing quote: the first one not escaped by
+                // a backslash.
+                i += 1;
+                while let Some(n) = memchr::memchr2(b'"', b'\\', &bytes[i..]) {
+                    i += n;
+                    if bytes[i] == b'\\' {
+                        i += 2;
+                    } else {
+                        i += 1;
+                        break;
+                    }
                 }
+                i = i.min(bytes.len());
             }
-            let end = i.min(bytes.len());
-            out.extend_from_slice(&bytes[start..end]);
-            i = end;
-        } else {
-            if !is_space(b) {
-                out.push(b);
+            b' ' | b'\t' | b'\n' | b'\r' => {
+                out.push_str(&raw[run..i]);
+                i += 1;
+                run = i;
             }
-            i += 1;
+            _ => i += 1,
         }
     }
-    // Only ASCII bytes were dropped, so the rest is still valid UTF-8.
-    String::from_utf8(out).unwrap_or_else(|_| raw.to_owned())
+    out.push_str(&raw[run..]);
+    out
 }
 
 #[cfg(test)]
@@ -412,6 +416,39 @@ mod tests {
         ] {
             let err = parse_call(&broken).expect_err(reason);
             assert!(err.starts_with(reason), "{err} should start with {reason}");
+        }
+    }
+
+    /// Any JSON document: strings of any characters (quotes, backslashes,
+    /// control characters, spaces, non-ASCII), numbers, nesting.
+    fn json_value() -> impl proptest::strategy::Strategy<Value = Value> {
+        use proptest::prelude::*;
+        let leaf = prop_oneof![
+            Just(Value::Null),
+            any::<bool>().prop_map(Value::from),
+            any::<i64>().prop_map(Value::from),
+            any::<f64>()
+                .prop_filter("finite", |f| f.is_finite())
+                .prop_map(Value::from),
+            any::<String>().prop_map(Value::from),
+        ];
+        leaf.prop_recursive(4, 32, 6, |inner| {
+            prop_oneof![
+                proptest::collection::vec(inner.clone(), 0..6).prop_map(Value::from),
+                proptest::collection::vec((any::<String>(), inner), 0..6)
+                    .prop_map(|pairs| Value::Object(pairs.into_iter().collect())),
+            ]
+        })
+    }
+
+    proptest::proptest! {
+        /// Pretty-printed JSON compacts to exactly serde's compact spelling.
+        #[test]
+        fn compacts_pretty_json_to_serdes_spelling(value in json_value()) {
+            let pretty = serde_json::to_string_pretty(&value).expect("serializable");
+            let compact_text = serde_json::to_string(&value).expect("serializable");
+            proptest::prop_assert_eq!(compact(&pretty), compact_text.clone());
+            proptest::prop_assert_eq!(compact(&compact_text), compact_text);
         }
     }
 

@@ -211,29 +211,76 @@ fn money(field: &str, value: &RawValue) -> FieldResult<Money> {
     Money::parse(&number).map_err(|e| format!("{field}: {e}, got {text}"))
 }
 
-/// A transcript segment's fields, borrowed as raw JSON for cheap checks.
-#[derive(Deserialize)]
+/// A transcript segment's fields, borrowed as raw JSON for cheap checks
+/// (`null` is kept as the raw text `null`).
+///
+/// Read only from a JSON object: serde's derive would also read one from an
+/// array of its fields in order. Hand-written so that a whole transcript is
+/// checked in one pass, without first splitting it into raw segments.
+#[derive(Default)]
 struct RawSegment<'a> {
-    #[serde(borrow)]
     text: Option<&'a RawValue>,
-    #[serde(borrow, rename = "type")]
     kind: Option<&'a RawValue>,
-    #[serde(borrow)]
     sender: Option<&'a RawValue>,
-    #[serde(borrow)]
     timestamp: Option<&'a RawValue>,
 }
 
+#[derive(Deserialize)]
+#[serde(field_identifier, rename_all = "lowercase")]
+enum SegmentField {
+    Text,
+    Type,
+    Sender,
+    Timestamp,
+    #[serde(other)]
+    Other,
+}
+
+impl<'de: 'a, 'a> Deserialize<'de> for RawSegment<'a> {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct Fields<'a>(std::marker::PhantomData<&'a ()>);
+        impl<'de: 'a, 'a> serde::de::Visitor<'de> for Fields<'a> {
+            type Value = RawSegment<'a>;
+
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("a transcript segment object")
+            }
+
+            fn visit_map<M: serde::de::MapAccess<'de>>(
+                self,
+                mut map: M,
+            ) -> Result<Self::Value, M::Error> {
+                let mut segment = RawSegment::default();
+                while let Some(field) = map.next_key::<SegmentField>()? {
+                    let (slot, name) = match field {
+                        SegmentField::Text => (&mut segment.text, "text"),
+                        SegmentField::Type => (&mut segment.kind, "type"),
+                        SegmentField::Sender => (&mut segment.sender, "sender"),
+                        SegmentField::Timestamp => (&mut segment.timestamp, "timestamp"),
+                        SegmentField::Other => {
+                            map.next_value::<serde::de::IgnoredAny>()?;
+                            continue;
+                        }
+                    };
+                    if slot.is_some() {
+                        return Err(serde::de::Error::duplicate_field(name));
+                    }
+                    *slot = Some(map.next_value()?);
+                }
+                Ok(segment)
+            }
+        }
+        deserializer.deserialize_map(Fields(std::marker::PhantomData))
+    }
+}
+
 fn transcript(value: &RawValue) -> FieldResult<JsonText> {
-    let segments: Vec<&RawValue> = serde_json::from_str(value.get())
-        .map_err(|_| "transcript: must be an array of segments".to_owned())?;
-    let mut keyed = Vec::with_capacity(segments.len());
-    for (i, segment) in segments.iter().enumerate() {
-        // Not an array of the fields, which serde would read as the struct.
-        let raw: RawSegment<'_> = Some(segment.get())
-            .filter(|text| text.starts_with('{'))
-            .and_then(|text| serde_json::from_str(text).ok())
-            .ok_or_else(|| format!("transcript[{i}]: must be an object"))?;
+    // One typed pass over the whole transcript; only when it fails is it read
+    // again, segment by segment, to say which segment is wrong.
+    let segments: Vec<RawSegment<'_>> =
+        serde_json::from_str(value.get()).map_err(|_| transcript_shape_error(value))?;
+    let mut timestamps = Vec::with_capacity(segments.len());
+    for (i, raw) in segments.iter().enumerate() {
         let is = |v: Option<&RawValue>, text: &str| v.is_some_and(|v| v.get() == text);
         let timestamp = raw.timestamp.and_then(|t| t.get().parse::<f64>().ok());
         let problem = if !raw.text.is_some_and(|t| t.get().starts_with('"')) {
@@ -250,15 +297,32 @@ fn transcript(value: &RawValue) -> FieldResult<JsonText> {
         if let Some(problem) = problem {
             return Err(format!("transcript[{i}]: {problem}"));
         }
-        keyed.push((timestamp.unwrap_or(0.0), *segment));
+        timestamps.push(timestamp.unwrap_or(0.0));
     }
     // Segments are served in time order; a stable sort keeps equal timestamps as given.
-    if keyed.windows(2).any(|w| w[0].0 > w[1].0) {
+    if timestamps.windows(2).any(|w| w[0] > w[1]) {
+        let texts: Vec<&RawValue> = serde_json::from_str(value.get())
+            .map_err(|_| "transcript: must be an array of segments".to_owned())?;
+        let mut keyed: Vec<(f64, &RawValue)> = timestamps.into_iter().zip(texts).collect();
         keyed.sort_by(|a, b| a.0.total_cmp(&b.0));
         let joined: Vec<String> = keyed.iter().map(|(_, s)| compact(s.get())).collect();
         return Ok(JsonText::from_trusted(format!("[{}]", joined.join(","))));
     }
     Ok(JsonText::from_trusted(compact(value.get())))
+}
+
+/// Why a transcript is not an array of segment objects.
+fn transcript_shape_error(value: &RawValue) -> String {
+    let Ok(segments) = serde_json::from_str::<Vec<&RawValue>>(value.get()) else {
+        return "transcript: must be an array of segments".to_owned();
+    };
+    segments
+        .iter()
+        .position(|segment| serde_json::from_str::<RawSegment<'_>>(segment.get()).is_err())
+        .map_or_else(
+            || "transcript: must be an array of segments".to_owned(),
+            |i| format!("transcript[{i}]: must be an object"),
+        )
 }
 
 fn variables(value: &RawValue) -> FieldResult<JsonText> {
@@ -273,25 +337,47 @@ fn variables(value: &RawValue) -> FieldResult<JsonText> {
     Err("variables: must be an object".to_owned())
 }
 
+/// An evaluation result's fields, borrowed as raw JSON (read only from
+/// objects: each item is checked to start with `{` first).
+#[derive(Deserialize)]
+struct RawResult<'a> {
+    #[serde(borrow)]
+    name: Option<&'a RawValue>,
+    #[serde(borrow, rename = "type")]
+    kind: Option<&'a RawValue>,
+    /// Present, even as `null`.
+    #[serde(default, deserialize_with = "present")]
+    value: bool,
+    #[serde(borrow)]
+    description: Option<&'a RawValue>,
+}
+
+fn present<'de, D: serde::Deserializer<'de>>(deserializer: D) -> Result<bool, D::Error> {
+    serde::de::IgnoredAny::deserialize(deserializer).map(|_| true)
+}
+
 fn evaluation(value: &RawValue) -> FieldResult<JsonText> {
-    let items: Vec<Value> = serde_json::from_str(value.get())
+    let items: Vec<&RawValue> = serde_json::from_str(value.get())
         .map_err(|_| "evaluation: must be an array of results".to_owned())?;
+    let is_string = |v: Option<&RawValue>| v.is_some_and(|v| v.get().starts_with('"'));
     for (i, item) in items.iter().enumerate() {
-        let problem = if !item.is_object() {
-            Some("must be an object")
-        } else if !item["name"].is_string() {
-            Some("name must be a string")
-        } else if !matches!(
-            item["type"].as_str(),
-            Some("bool" | "string" | "integer" | "number")
-        ) {
-            Some("type must be one of bool, string, integer, number")
-        } else if item.get("value").is_none() {
-            Some("value is required")
-        } else if !item["description"].is_string() {
-            Some("description must be a string")
-        } else {
-            None
+        let raw = Some(item.get())
+            .filter(|text| text.starts_with('{'))
+            .and_then(|text| serde_json::from_str::<RawResult<'_>>(text).ok());
+        let problem = match raw {
+            None => Some("must be an object"),
+            Some(raw) if !is_string(raw.name) => Some("name must be a string"),
+            Some(raw)
+                if !raw
+                    .kind
+                    .and_then(|k| serde_json::from_str::<std::borrow::Cow<'_, str>>(k.get()).ok())
+                    .is_some_and(|k| matches!(&*k, "bool" | "string" | "integer" | "number")) =>
+            {
+                Some("type must be one of bool, string, integer, number")
+            }
+            Some(raw) if !raw.value => Some("value is required"),
+            Some(raw) if !is_string(raw.description) => Some("description must be a string"),
+            Some(_) => None,
         };
         if let Some(problem) = problem {
             return Err(format!("evaluation[{i}]: {problem}"));
@@ -417,6 +503,73 @@ mod tests {
             let err = parse_call(&broken).expect_err(reason);
             assert!(err.starts_with(reason), "{err} should start with {reason}");
         }
+    }
+
+    #[test]
+    fn checks_segments_and_results_as_before() {
+        let seg = r#"{"text": "Hallo?", "type": "transcript", "sender": "human", "timestamp": 1754055272.069057}"#;
+        let result = r#"{"name": "status", "type": "bool", "value": true, "description": "ok"}"#;
+        let with =
+            |segments: &str, results: &str| SEED.replace(seg, segments).replace(result, results);
+        // Accepted: unknown fields, `null` as a result's value, an escaped type.
+        for (segments, results) in [
+            (
+                r#"{"text": "a", "type": "transcript", "sender": "bot", "timestamp": 1, "confidence": 0.9}"#,
+                result,
+            ),
+            (
+                seg,
+                r#"{"name": "n", "type": "\u0062ool", "value": null, "description": "d", "extra": [1]}"#,
+            ),
+        ] {
+            parse_call(&with(segments, results)).expect("valid");
+        }
+        // Refused, with the same messages as the two-pass checks gave.
+        for (segments, results, reason) in [
+            ("7", result, "transcript[0]: must be an object"),
+            (
+                &format!(r#"{seg}, "x""#),
+                result,
+                "transcript[1]: must be an object",
+            ),
+            (
+                r#"{"text": "a", "text": "b", "type": "transcript", "sender": "bot", "timestamp": 1}"#,
+                result,
+                "transcript[0]: must be an object",
+            ),
+            (
+                r#"{"text": null, "type": "transcript", "sender": "bot", "timestamp": 1}"#,
+                result,
+                "transcript[0]: text must be a string",
+            ),
+            (
+                r#"{"text": "a", "type": "transcript", "sender": "bot", "timestamp": "1"}"#,
+                result,
+                "transcript[0]: timestamp must be a number",
+            ),
+            (seg, "[]", "evaluation[0]: must be an object"),
+            (
+                seg,
+                r#"{"name": "n", "type": "bool", "description": "d"}"#,
+                "evaluation[0]: value is required",
+            ),
+            (
+                seg,
+                r#"{"name": "n", "type": "date", "value": 1, "description": "d"}"#,
+                "evaluation[0]: type must be one of",
+            ),
+            (
+                seg,
+                r#"{"name": 1, "type": "bool", "value": 1, "description": "d"}"#,
+                "evaluation[0]: name must be a string",
+            ),
+        ] {
+            let err = parse_call(&with(segments, results)).expect_err(reason);
+            assert!(err.starts_with(reason), "{err} should start with {reason}");
+        }
+        let not_array = SEED.replace(&format!("[{seg},"), "{\"a\": 1, \"b\": [");
+        let err = parse_call(&not_array.replacen("}],", "}]},", 1)).expect_err("object");
+        assert!(err.starts_with("transcript: must be an array"), "{err}");
     }
 
     /// Any JSON document: strings of any characters (quotes, backslashes,

@@ -58,17 +58,27 @@ pub fn rfc3339_bytes(unix: i64) -> Option<[u8; 20]> {
 /// `2024-01-15T12:30:00+02:00`), or Famulor's `2025-08-04 14:30:00`, taken as UTC.
 /// Fractions of a second are dropped: the contract keeps whole seconds.
 pub fn parse_timestamp(text: &str) -> Option<i64> {
-    if let Ok(at) = OffsetDateTime::parse(text, &Rfc3339) {
-        return Some(at.unix_timestamp());
-    }
     let plain = format_description!(
         version = 2,
         "[year]-[month]-[day][first [T] [ ]][hour]:[minute]:[second][optional [.[subsecond]]]"
     );
-    PrimitiveDateTime::parse(text, &plain)
-        .ok()
-        .map(|at| at.assume_offset(UtcOffset::UTC).unix_timestamp())
+    let unix = match OffsetDateTime::parse(text, &Rfc3339) {
+        Ok(at) => at.unix_timestamp(),
+        Err(_) => PrimitiveDateTime::parse(text, &plain)
+            .ok()?
+            .assume_offset(UtcOffset::UTC)
+            .unix_timestamp(),
+    };
+    // Served as `YYYY-MM-DDTHH:MM:SSZ`: an offset must not carry a time out of
+    // the four-digit UTC years (`9999-12-31T23:30:00-01:00` is year 10000).
+    (FIRST_SERVABLE..=LAST_SERVABLE)
+        .contains(&unix)
+        .then_some(unix)
 }
+
+/// 0000-01-01T00:00:00Z and 9999-12-31T23:59:59Z, as Unix seconds.
+const FIRST_SERVABLE: i64 = -62_167_219_200;
+const LAST_SERVABLE: i64 = 253_402_300_799;
 
 /// Parses a strict `YYYY-MM-DD` calendar date (Laravel's `date_format:Y-m-d`).
 pub fn parse_day(text: &str) -> Option<Date> {
@@ -124,6 +134,23 @@ mod tests {
         }
         assert_eq!(parse_timestamp("2024-01-15"), None);
         assert_eq!(parse_timestamp("yesterday"), None);
+    }
+
+    #[test]
+    fn only_four_digit_utc_years_are_read() {
+        for (text, unix) in [
+            ("0000-01-01T00:00:00Z", Some(FIRST_SERVABLE)),
+            ("9999-12-31T23:59:59Z", Some(LAST_SERVABLE)),
+            ("9999-12-31T23:59:59+01:00", Some(LAST_SERVABLE - 3600)),
+            // Year 10000 and year -1 in UTC.
+            ("9999-12-31T23:30:00-01:00", None),
+            ("0000-01-01T00:30:00+01:00", None),
+            ("-0001-01-01 00:00:00", None),
+        ] {
+            assert_eq!(parse_timestamp(text), unix, "{text}");
+        }
+        assert_eq!(format_rfc3339(FIRST_SERVABLE), "0000-01-01T00:00:00Z");
+        assert_eq!(format_rfc3339(LAST_SERVABLE), "9999-12-31T23:59:59Z");
     }
 
     #[test]

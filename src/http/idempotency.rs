@@ -21,8 +21,6 @@ pub const HEADER: &str = "idempotency-key";
 pub const KEY_TTL_SECS: i64 = 24 * 3600;
 /// Longest key accepted.
 const MAX_KEY_LEN: usize = 255;
-/// Largest answer kept for replay (write answers are one call or smaller).
-const MAX_STORED_ANSWER: usize = 4 * 1024 * 1024;
 
 fn key_of(request: &Request) -> Result<Option<String>, ApiError> {
     let Some(value) = request.headers().get(HEADER) else {
@@ -130,11 +128,13 @@ async fn remember(
     }
     let redact = response.extensions().get::<CarriesSecret>().is_some();
     let (parts, body) = response.into_parts();
-    let Ok(bytes) = to_bytes(body, MAX_STORED_ANSWER).await else {
-        return Err(ApiError::Internal(anyhow::anyhow!(
-            "answer too large to keep for Idempotency-Key replay"
-        )));
-    };
+    // No size limit: the handlers answer with bodies already in memory, and
+    // the write behind this answer has committed. Refusing to keep a large
+    // answer (a call with a 4 MiB transcript, say) turned a committed write
+    // into a 500 and left its key "in flight" for a day.
+    let bytes = to_bytes(body, usize::MAX)
+        .await
+        .map_err(|err| ApiError::Internal(anyhow::anyhow!("reading the answer: {err}")))?;
     let kept = if redact {
         redacted(&bytes)
     } else {

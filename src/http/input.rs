@@ -125,6 +125,18 @@ impl<'a> Fields<'a> {
     pub fn string(&mut self, field: &str, required: bool, max: usize) -> Given<String> {
         match self.get(field, required) {
             Given::Value(Value::String(s)) => {
+                // PostgreSQL's text cannot hold NUL (it answered 500); the
+                // import refuses it too.
+                if s.contains('\0') {
+                    self.fail(
+                        field,
+                        format!(
+                            "The {} field must not contain NUL characters.",
+                            display_name(field)
+                        ),
+                    );
+                    return Given::Absent;
+                }
                 if s.chars().count() > max {
                     self.fail(
                         field,

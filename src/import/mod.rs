@@ -254,7 +254,11 @@ const DOCUMENT_KEYS: [&str; 13] = [
 /// Decides the format from the first bytes: a `[`, or an object whose first
 /// key belongs to a list page, is a document; anything else is NDJSON. Only a
 /// short prefix is looked at, so a one-line document streams like any other.
+/// The UTF-8 byte order mark some Windows tools write at the start of a file.
+const BOM: &[u8] = b"\xEF\xBB\xBF";
+
 fn detect(prefix: &[u8]) -> Option<Format> {
+    let prefix = prefix.strip_prefix(BOM).unwrap_or(prefix);
     let mut rest = prefix.iter().skip_while(|b| b.is_ascii_whitespace());
     match rest.next() {
         None => None,
@@ -302,6 +306,9 @@ fn read_source<R: Read>(mut source: R, tx: &mpsc::Sender<Vec<Entry>>) -> anyhow:
             None => {}
         }
     };
+    if prefix.starts_with(BOM) {
+        prefix.drain(..BOM.len());
+    }
     let input = std::io::BufReader::with_capacity(256 * 1024, Cursor::new(prefix).chain(source));
     let mut batcher = Batcher {
         tx,
@@ -424,8 +431,14 @@ impl<'de> Visitor<'de> for DocumentSeed<'_> {
                 map.next_value_seed(ItemsSeed {
                     on_item: self.on_item,
                 })?;
-                // `on_item` moved into the seed: read the rest without it.
-                while map.next_key::<IgnoredAny>()?.is_some() {
+                // `on_item` moved into the seed: read the rest without it. A
+                // second `data` would otherwise be dropped without a word.
+                while let Some(key) = map.next_key::<String>()? {
+                    if key == "data" {
+                        return Err(de::Error::custom(
+                            "the document has more than one \"data\" array",
+                        ));
+                    }
                     map.next_value::<IgnoredAny>()?;
                 }
                 return Ok(());

@@ -9,6 +9,12 @@ use serde_json::value::RawValue;
 
 use crate::domain::{AnsweredBy, CallStatus, CallType, JsonText, Money, NewCall, timefmt};
 
+/// Largest call id imported: 2^53 - 1, the largest integer a JavaScript
+/// client (n8n, the MCP server) reads exactly. New calls are numbered after
+/// the largest id in the database, so one absurd id (`i64::MAX`) would leave
+/// no room for any user's next call.
+const MAX_ID: i64 = (1 << 53) - 1;
+
 /// Longest name of an assistant or campaign.
 const MAX_NAME: usize = 255;
 /// Longest phone number or URL.
@@ -78,6 +84,9 @@ pub fn parse_call(text: &str) -> Result<NewCall, String> {
     let id = required("id", raw.id).and_then(|v| integer("id", v))?;
     if id < 1 {
         return Err("id: must be a positive integer".to_owned());
+    }
+    if id > MAX_ID {
+        return Err(format!("id: must be at most {MAX_ID}"));
     }
     let assistant_name = opt_text("assistant_name", raw.assistant_name, MAX_NAME)?;
     let campaign_name = opt_text("campaign_name", raw.campaign_name, MAX_NAME)?;
@@ -282,7 +291,11 @@ fn transcript(value: &RawValue) -> FieldResult<JsonText> {
     let mut timestamps = Vec::with_capacity(segments.len());
     for (i, raw) in segments.iter().enumerate() {
         let is = |v: Option<&RawValue>, text: &str| v.is_some_and(|v| v.get() == text);
-        let timestamp = raw.timestamp.and_then(|t| t.get().parse::<f64>().ok());
+        // `1e400` reads as infinity: not a time, and not JSON strict parsers read.
+        let timestamp = raw
+            .timestamp
+            .and_then(|t| t.get().parse::<f64>().ok())
+            .filter(|t| t.is_finite());
         let problem = if !raw.text.is_some_and(|t| t.get().starts_with('"')) {
             Some("text must be a string")
         } else if !is(raw.kind, "\"transcript\"") {
@@ -486,6 +499,18 @@ mod tests {
                 SEED.replace("2024-01-15T10:30:00Z", "yesterday"),
                 "created_at:",
             ),
+            (
+                SEED.replace("2024-01-15T10:30:00Z", "9999-12-31T23:30:00-01:00"),
+                "created_at:",
+            ),
+            (
+                SEED.replace("123456,", "9007199254740992,"),
+                "id: must be at most 9007199254740991",
+            ),
+            (
+                SEED.replace("1754055272.069057", "1e400"),
+                "transcript[0]: timestamp must be a number",
+            ),
             ("[1]".to_owned(), "not a call object"),
             (
                 r#"[7,"A",null,"inbound",1,null,null,"completed",[],{},[],null,null,null,null,null,"2024-01-15T10:30:00Z",null]"#.to_owned(),
@@ -548,6 +573,11 @@ mod tests {
                 "transcript[0]: timestamp must be a number",
             ),
             (seg, "[]", "evaluation[0]: must be an object"),
+            (
+                seg,
+                r#"{"name": "a", "name": "b", "type": "bool", "value": 1, "description": "d"}"#,
+                "evaluation[0]: must be an object",
+            ),
             (
                 seg,
                 r#"{"name": "n", "type": "bool", "description": "d"}"#,

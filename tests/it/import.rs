@@ -254,6 +254,34 @@ async fn saved_list_pages_import(app: TestApp) {
         rejections[0].starts_with("data[1]: status"),
         "{rejections:?}"
     );
+    // A byte order mark (as Windows tools write) does not cost the first call,
+    // in either format.
+    let ndjson = format!("\u{feff}{}\n{}", call(11, json!({})), call(12, json!({})));
+    let (result, rejections) = import_text(&app, &alice, &ndjson).await;
+    assert_eq!((result, rejections), (summary(2, 0, 0, 0), vec![]));
+    let document = format!("\u{feff}{}", json!({"data": [call(13, json!({}))]}));
+    let (result, rejections) = import_text(&app, &alice, &document).await;
+    assert_eq!((result, rejections), (summary(1, 0, 0, 0), vec![]));
+    assert_eq!(app.list(&token, "").await.body["total"], 6);
+    // A second `data` array is an error, not silently dropped.
+    let twice = format!(
+        r#"{{"data": [{}], "data": [{}]}}"#,
+        call(14, json!({})),
+        call(15, json!({}))
+    );
+    let err = callbase::import::import_source(
+        app.store.as_ref(),
+        alice.id,
+        std::io::Cursor::new(twice.into_bytes()),
+        |_| {},
+        |_| {},
+    )
+    .await
+    .expect_err("two data arrays");
+    assert!(
+        format!("{err:#}").contains("more than one \"data\" array"),
+        "{err:#}"
+    );
 }
 
 async fn large_imports_span_batches(app: TestApp) {
@@ -286,16 +314,36 @@ backend_tests!(
 /// Edge values that once broke one backend or the other.
 async fn edge_values_behave_alike(app: TestApp) {
     let (alice, token) = app.user("alice@example.com").await;
-    // The largest id there is, then more imports: nothing is exhausted by it.
-    let (result, _) = import_text(&app, &alice, &format!("{}\n", call(i64::MAX, json!({})))).await;
+    // The largest id there is is refused: new calls are numbered after the
+    // largest id, and after i64::MAX no user could create one (500s).
+    let (result, rejections) =
+        import_text(&app, &alice, &format!("{}\n", call(i64::MAX, json!({})))).await;
+    assert_eq!(result, summary(0, 0, 0, 1));
+    assert!(
+        rejections[0].contains("id: must be at most 9007199254740991"),
+        "{rejections:?}"
+    );
+    // The largest accepted id, then more imports and a new call: nothing is
+    // exhausted by it.
+    let largest = (1_i64 << 53) - 1;
+    let (result, _) = import_text(&app, &alice, &format!("{}\n", call(largest, json!({})))).await;
     assert_eq!(result, summary(1, 0, 0, 0));
     let (result, _) = import_text(&app, &alice, &format!("{}\n", call(5, json!({})))).await;
     assert_eq!(result, summary(1, 0, 0, 0));
     assert_eq!(
-        app.get(&format!("/api/user/calls/{}", i64::MAX), &token)
+        app.get(&format!("/api/user/calls/{largest}"), &token)
             .await
             .body["id"],
-        i64::MAX
+        largest
+    );
+    let created = app
+        .post("/api/user/calls", &token, json!({"type": "web"}))
+        .await;
+    assert_eq!(created.status, 201, "{}", created.text);
+    assert!(
+        created.body["id"].as_i64() > Some(largest),
+        "{}",
+        created.body
     );
 
     // A NUL in a text field is refused for that line only; as a filter it matches nothing.
@@ -320,7 +368,8 @@ async fn edge_values_behave_alike(app: TestApp) {
     assert_eq!(app.delete("/api/user/calls/7", &token).await.status, 200);
     let (result, _) = import_text(&app, &alice, &format!("{}\n", call(7, json!({})))).await;
     assert_eq!(result, summary(1, 0, 0, 0));
-    assert_eq!(app.list(&token, "").await.body["total"], 3);
+    // The largest id, 5, the created call and 7.
+    assert_eq!(app.list(&token, "").await.body["total"], 4);
 
     // Emails are unique ignoring ASCII case only, on every backend.
     assert!(

@@ -255,6 +255,22 @@ async fn refused_transitions(app: TestApp) {
     let id = created.body["id"].as_i64().expect("id");
     let path = format!("/api/user/calls/{id}");
 
+    // A time that is not a four-digit UTC year cannot be served as RFC 3339.
+    for created_at in ["9999-12-31T23:30:00-01:00", "0000-01-01T00:30:00+01:00"] {
+        let answer = app
+            .post(
+                "/api/user/calls",
+                &token,
+                json!({"type": "web", "created_at": created_at}),
+            )
+            .await;
+        assert_eq!(answer.status, 422, "{created_at}: {}", answer.text);
+        assert_eq!(
+            answer.body["errors"],
+            json!({"created_at": ["The created at field must be a valid date."]})
+        );
+    }
+
     let ringing = app
         .post(
             "/api/user/calls",
@@ -555,6 +571,46 @@ async fn idempotent_retries(app: TestApp) {
         )
         .await;
     assert_eq!(bad_key.status, 400);
+
+    // An answer past 4 MiB (an imported call with a long transcript) is kept
+    // and replayed like any other: the write committed, so it is no 500.
+    let (carol, carol_token) = app.user("carol@example.com").await;
+    let segments: Vec<Value> = (0..5)
+        .map(|i| json!({"text": "x".repeat(1_000_000), "type": "transcript", "sender": "bot", "timestamp": i}))
+        .collect();
+    let big = call(77, json!({"status": "in-progress", "transcript": segments}));
+    assert_eq!(app.import(&carol, &[big]).await.imported, 1);
+    let update = json!({"duration": 42});
+    let k = [("Idempotency-Key", "big-1")];
+    let first = app
+        .send_json(
+            Method::PATCH,
+            "/api/user/calls/77",
+            &carol_token,
+            &update,
+            &k,
+        )
+        .await;
+    assert_eq!(
+        first.status,
+        200,
+        "{}",
+        &first.text[..first.text.len().min(200)]
+    );
+    assert!(first.text.len() > 5_000_000, "{}", first.text.len());
+    assert_eq!(first.body["duration"], 42);
+    let again = app
+        .send_json(
+            Method::PATCH,
+            "/api/user/calls/77",
+            &carol_token,
+            &update,
+            &k,
+        )
+        .await;
+    assert_eq!(again.status, 200);
+    assert_eq!(again.header("idempotent-replayed"), Some("true"));
+    assert!(again.text == first.text, "the first answer, byte for byte");
 }
 
 async fn read_only_tokens(app: TestApp) {
@@ -675,6 +731,26 @@ async fn assistants_and_campaigns_are_managed(app: TestApp) {
             "webhook_url": ["The webhook url field must be a valid URL."],
         })
     );
+    // NUL cannot be stored in PostgreSQL's text (it answered 500): a 422 on
+    // every backend.
+    for (path, body, field) in [
+        ("/api/user/assistant", json!({"name": "A\u{0}B"}), "name"),
+        ("/api/user/campaigns", json!({"name": "C\u{0}"}), "name"),
+        (
+            "/api/user/calls",
+            json!({"type": "web", "recording_url": "https://x.example/\u{0}"}),
+            "recording_url",
+        ),
+    ] {
+        let answer = app.post(path, &token, body).await;
+        assert_eq!(answer.status, 422, "{path}: {}", answer.body);
+        let name = field.replace('_', " ");
+        assert_eq!(
+            answer.body["errors"],
+            json!({field: [format!("The {name} field must not contain NUL characters.")]}),
+            "{path}"
+        );
+    }
 
     // Update changes only what is given; another user's assistant is 404.
     let path = format!("/api/user/assistant/{id}");

@@ -143,10 +143,13 @@ async fn bad_lines_are_reported_and_skipped(app: TestApp) {
         // a transcript segment, as arrays are refused all the same.
         json!([10, "A", null, "inbound", 1, null, null, "completed", [], {}, [], null, null, null, null, null, "2024-01-15T10:30:00Z", null]).to_string(),
         call(11, json!({"transcript": [["Hallo?", "transcript", "human", 1754055272.0]]})).to_string(),
+        // Numbers and strings strict JSON parsers refuse, inside a document.
+        call(12, json!({"variables": {"x": 1}})).to_string().replace("{\"x\":1}", "{\"x\":1e400}"),
+        call(13, json!({"variables": {"x": "a"}})).to_string().replace("\"a\"", "\"\\ud800\""),
     ]
     .join("\n");
     let (result, rejections) = import_text(&app, &alice, &text).await;
-    assert_eq!(result, summary(3, 0, 0, 11));
+    assert_eq!(result, summary(3, 0, 0, 13));
     let lines: Vec<&str> = rejections
         .iter()
         .map(|r| r.split(':').next().unwrap_or_default())
@@ -155,7 +158,7 @@ async fn bad_lines_are_reported_and_skipped(app: TestApp) {
         lines,
         [
             "line 2", "line 3", "line 5", "line 6", "line 7", "line 8", "line 9", "line 10",
-            "line 11", "line 14", "line 15"
+            "line 11", "line 14", "line 15", "line 16", "line 17"
         ]
     );
     assert!(rejections[0].contains("not valid JSON"), "{rejections:?}");
@@ -182,6 +185,11 @@ async fn bad_lines_are_reported_and_skipped(app: TestApp) {
         rejections[10].contains("transcript[0]: must be an object"),
         "{rejections:?}"
     );
+    assert!(
+        rejections[11].contains("not valid JSON: number out of range"),
+        "{rejections:?}"
+    );
+    assert!(rejections[12].contains("not valid JSON"), "{rejections:?}");
     assert_eq!(app.list(&token, "").await.ids(), [9, 8, 1]);
     // Numbers as strings are read as numbers; PHP's empty `[]` variables as `{}`.
     let nine = app.get("/api/user/calls/9", &token).await;

@@ -255,7 +255,17 @@ impl<'a> Fields<'a> {
     /// An absolute http(s) URL.
     pub fn url(&mut self, field: &str) -> Given<String> {
         match self.string(field, false, 2048) {
-            Given::Value(s) if crate::webhook::check_url(&s).is_err() => {
+            // The URL is stored as sent, so it must be one as written: the
+            // WHATWG parser behind check_url forgives spaces, tabs and
+            // newlines and `https:host` or `http:\\host`, which it rewrites.
+            Given::Value(s)
+                if crate::webhook::check_url(&s).is_err()
+                    || s.chars().any(|c| c.is_whitespace() || c.is_control())
+                    || !["http://", "https://"].iter().any(|scheme| {
+                        s.get(..scheme.len())
+                            .is_some_and(|p| p.eq_ignore_ascii_case(scheme))
+                    }) =>
+            {
                 self.fail(
                     field,
                     format!("The {} field must be a valid URL.", display_name(field)),

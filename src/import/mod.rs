@@ -392,6 +392,14 @@ fn read_document(input: impl Read, batcher: &mut Batcher<'_>) -> anyhow::Result<
     let mut on_item = |item: Box<RawValue>| -> anyhow::Result<()> {
         let position = Position::Item(index);
         index += 1;
+        // The same bound as an NDJSON line's, so that neither format stores a
+        // call the API would not take (a transcript grows to 4 MiB at most).
+        if item.get().len() > MAX_LINE_BYTES {
+            return batcher.push(
+                position,
+                Err(format!("call longer than {MAX_LINE_BYTES} bytes")),
+            );
+        }
         batcher.push(position, record::parse_call(item.get()))
     };
     DocumentSeed {

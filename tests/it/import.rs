@@ -271,6 +271,14 @@ async fn saved_list_pages_import(app: TestApp) {
     let (result, rejections) = import_text(&app, &alice, &document).await;
     assert_eq!((result, rejections), (summary(1, 0, 0, 0), vec![]));
     assert_eq!(app.list(&token, "").await.body["total"], 6);
+    // A call in a document is bounded like an NDJSON line (16 MiB).
+    let huge = json!([
+        call(16, json!({"variables": {"x": "y".repeat(17 << 20)}})),
+        call(17, json!({}))
+    ]);
+    let (result, rejections) = import_text(&app, &alice, &huge.to_string()).await;
+    assert_eq!(result, summary(1, 0, 0, 1));
+    assert_eq!(rejections, ["data[0]: call longer than 16777216 bytes"]);
     // A second `data` array is an error, not silently dropped.
     let twice = format!(
         r#"{{"data": [{}], "data": [{}]}}"#,

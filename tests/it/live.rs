@@ -731,6 +731,35 @@ async fn assistants_and_campaigns_are_managed(app: TestApp) {
             "webhook_url": ["The webhook url field must be a valid URL."],
         })
     );
+    // URLs are stored as sent, so they must be URLs as written.
+    for url in [
+        " https://rec.example.com/a.mp3",
+        "https://rec.example.com/a b.mp3",
+        "https://rec.example.com/a\n.mp3",
+        "https:rec.example.com/a.mp3",
+        "http:\\\\evil.example\\a",
+    ] {
+        let answer = app
+            .post(
+                "/api/user/calls",
+                &token,
+                json!({"type": "web", "recording_url": url}),
+            )
+            .await;
+        assert_eq!(
+            answer.body["errors"],
+            json!({"recording_url": ["The recording url field must be a valid URL."]}),
+            "{url:?}"
+        );
+    }
+    let fine = app
+        .post(
+            "/api/user/calls",
+            &token,
+            json!({"type": "web", "recording_url": "HTTPS://rec.example.com/a.mp3?x=1"}),
+        )
+        .await;
+    assert_eq!(fine.status, 201, "{}", fine.text);
     // NUL cannot be stored in PostgreSQL's text (it answered 500): a 422 on
     // every backend.
     for (path, body, field) in [

@@ -15,7 +15,39 @@ use crate::domain::{FieldErrors, JsonText, Money};
 /// A JSON object body. An empty body reads as `{}`; anything that is not JSON
 /// answers 400; JSON that is not an object reads as `{}` (as Laravel's input
 /// bag does), so its required fields are reported missing.
-pub struct JsonObject(pub Map<String, Value>);
+pub struct JsonObject(pub Map<String, Value>, NumberTexts);
+
+/// The text of the body's top-level non-integer numbers, by key. serde_json
+/// reads them as binary floats, which cannot hold every cost exactly
+/// (`99999999.99999999` became `100000000`); money is read from the text.
+type NumberTexts = std::collections::HashMap<String, String>;
+
+impl JsonObject {
+    /// The body's fields, reading money from the numbers' text.
+    pub fn fields(&self) -> Fields<'_> {
+        let mut fields = Fields::new(&self.0);
+        fields.number_texts = Some(&self.1);
+        fields
+    }
+}
+
+/// See [`NumberTexts`]: only when there are such numbers is the body read again.
+fn number_texts(map: &Map<String, Value>, bytes: &[u8]) -> NumberTexts {
+    if !map
+        .values()
+        .any(|v| matches!(v, Value::Number(n) if n.is_f64()))
+    {
+        return NumberTexts::new();
+    }
+    serde_json::from_slice::<std::collections::HashMap<String, &serde_json::value::RawValue>>(bytes)
+        .map(|raw| {
+            raw.into_iter()
+                .filter(|(key, _)| matches!(map.get(key), Some(Value::Number(n)) if n.is_f64()))
+                .map(|(key, value)| (key, value.get().to_owned()))
+                .collect()
+        })
+        .unwrap_or_default()
+}
 
 impl<S: Send + Sync> FromRequest<S> for JsonObject {
     type Rejection = ApiError;
@@ -34,11 +66,14 @@ impl<S: Send + Sync> FromRequest<S> for JsonObject {
                     ApiError::Message(status, status.canonical_reason().unwrap_or("Error").into())
                 })?;
         if bytes.iter().all(u8::is_ascii_whitespace) {
-            return Ok(Self(Map::new()));
+            return Ok(Self(Map::new(), NumberTexts::new()));
         }
         match serde_json::from_slice::<Value>(&bytes) {
-            Ok(Value::Object(map)) => Ok(Self(map)),
-            Ok(_) => Ok(Self(Map::new())),
+            Ok(Value::Object(map)) => {
+                let texts = number_texts(&map, &bytes);
+                Ok(Self(map, texts))
+            }
+            Ok(_) => Ok(Self(Map::new(), NumberTexts::new())),
             Err(_) => Err(ApiError::Message(
                 StatusCode::BAD_REQUEST,
                 "The request body is not valid JSON.".into(),
@@ -50,6 +85,8 @@ impl<S: Send + Sync> FromRequest<S> for JsonObject {
 /// Reads fields of a body, collecting every failure in rule order.
 pub struct Fields<'a> {
     map: &'a Map<String, Value>,
+    /// Set by [`JsonObject::fields`] for the body's top level.
+    number_texts: Option<&'a NumberTexts>,
     pub errors: FieldErrors,
 }
 
@@ -87,6 +124,7 @@ impl<'a> Fields<'a> {
     pub fn new(map: &'a Map<String, Value>) -> Self {
         Self {
             map,
+            number_texts: None,
             errors: FieldErrors::new(),
         }
     }
@@ -279,7 +317,10 @@ impl<'a> Fields<'a> {
     /// An amount of money: a number or numeric string, ≥ 0, ≤ 8 decimals.
     pub fn money(&mut self, field: &str) -> Given<Money> {
         let text = match self.get(field, false) {
-            Given::Value(Value::Number(n)) => n.to_string(),
+            Given::Value(Value::Number(n)) => self
+                .number_texts
+                .and_then(|texts| texts.get(field).cloned())
+                .unwrap_or_else(|| n.to_string()),
             Given::Value(Value::String(s)) => s.clone(),
             Given::Value(_) => String::new(),
             Given::Absent => return Given::Absent,

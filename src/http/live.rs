@@ -134,7 +134,7 @@ pub async fn create(
     Extension(user): Extension<CurrentUser>,
     body: JsonObject,
 ) -> Result<Response, ApiError> {
-    let mut fields = Fields::new(&body.0);
+    let mut fields = body.fields();
     let call_type = fields.one_of("type", true, CallType::parse).value();
     let mut change = read_change(&mut fields);
     let assistant_id = fields.integer("assistant_id", false, None).value();
@@ -203,7 +203,7 @@ pub async fn update(
     body: JsonObject,
 ) -> Result<Response, ApiError> {
     let id = path_id(path).ok_or(ApiError::NotFound(NOT_FOUND))?;
-    let mut fields = Fields::new(&body.0);
+    let mut fields = body.fields();
     let change = read_change(&mut fields);
     fields.finish()?;
     let write = state.store.update_call(user.0, id, change).await?;

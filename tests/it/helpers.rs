@@ -454,6 +454,18 @@ impl TestApp {
             .await
     }
 
+    /// A PATCH with the body's exact text (numbers serde_json would round).
+    pub async fn patch_raw(&self, path: &str, token: &str, body: &str) -> Answer {
+        let request = self
+            .client
+            .patch(self.url(path))
+            .header("Accept", "application/json")
+            .header("Content-Type", "application/json")
+            .bearer_auth(token)
+            .body(body.to_owned());
+        send(request).await
+    }
+
     pub async fn patch(&self, path: &str, token: &str, body: Value) -> Answer {
         self.send_json(reqwest::Method::PATCH, path, token, &body, &[])
             .await

@@ -255,6 +255,17 @@ async fn refused_transitions(app: TestApp) {
     let id = created.body["id"].as_i64().expect("id");
     let path = format!("/api/user/calls/{id}");
 
+    // Money sent as a JSON number keeps every digit (a binary float would not).
+    let body = r#"{"carrier_cost": 99999999.99999999, "total_cost": 1234567.12345679}"#;
+    let raw = app.patch_raw(&path, &token, body).await;
+    assert_eq!(raw.status, 200, "{}", raw.text);
+    assert!(
+        raw.text
+            .contains(r#""carrier_cost":99999999.99999999,"total_cost":1234567.12345679"#),
+        "{}",
+        raw.text
+    );
+
     // A time that is not a four-digit UTC year cannot be served as RFC 3339.
     for created_at in ["9999-12-31T23:30:00-01:00", "0000-01-01T00:30:00+01:00"] {
         let answer = app

@@ -5,6 +5,7 @@ use axum::body::Bytes;
 use axum::extract::FromRequest;
 use axum::extract::rejection::BytesRejection;
 use axum::http::StatusCode;
+use serde_json::value::RawValue;
 use serde_json::{Map, Value};
 
 use super::error::ApiError;
@@ -15,34 +16,30 @@ use crate::domain::{FieldErrors, JsonText, Money};
 /// A JSON object body. An empty body reads as `{}`; anything that is not JSON
 /// answers 400; JSON that is not an object reads as `{}` (as Laravel's input
 /// bag does), so its required fields are reported missing.
-pub struct JsonObject(pub Map<String, Value>, NumberTexts);
+pub struct JsonObject(pub Map<String, Value>, RawTexts);
 
-/// The text of the body's top-level non-integer numbers, by key. serde_json
-/// reads them as binary floats, which cannot hold every cost exactly
-/// (`99999999.99999999` became `100000000`); money is read from the text.
-type NumberTexts = std::collections::HashMap<String, String>;
+/// The text of each top-level value of the body, by key. serde_json reads
+/// numbers as binary floats, which cannot hold every cost exactly
+/// (`99999999.99999999` became `100000000`) nor keep a document's number
+/// spellings (`8.50`, integers beyond 64 bits); costs, `variables` and
+/// evaluation values are taken from the text instead.
+type RawTexts = std::collections::HashMap<String, String>;
 
 impl JsonObject {
-    /// The body's fields, reading money from the numbers' text.
+    /// The body's fields, reading costs and documents from their text.
     pub fn fields(&self) -> Fields<'_> {
         let mut fields = Fields::new(&self.0);
-        fields.number_texts = Some(&self.1);
+        fields.raw_texts = Some(&self.1);
         fields
     }
 }
 
-/// See [`NumberTexts`]: only when there are such numbers is the body read again.
-fn number_texts(map: &Map<String, Value>, bytes: &[u8]) -> NumberTexts {
-    if !map
-        .values()
-        .any(|v| matches!(v, Value::Number(n) if n.is_f64()))
-    {
-        return NumberTexts::new();
-    }
-    serde_json::from_slice::<std::collections::HashMap<String, &serde_json::value::RawValue>>(bytes)
+/// See [`RawTexts`]. The body parsed as JSON already, so this parse succeeds;
+/// should it not, the values' own spellings are used.
+fn raw_texts(bytes: &[u8]) -> RawTexts {
+    serde_json::from_slice::<std::collections::HashMap<String, &RawValue>>(bytes)
         .map(|raw| {
             raw.into_iter()
-                .filter(|(key, _)| matches!(map.get(key), Some(Value::Number(n)) if n.is_f64()))
                 .map(|(key, value)| (key, value.get().to_owned()))
                 .collect()
         })
@@ -66,14 +63,11 @@ impl<S: Send + Sync> FromRequest<S> for JsonObject {
                     ApiError::Message(status, status.canonical_reason().unwrap_or("Error").into())
                 })?;
         if bytes.iter().all(u8::is_ascii_whitespace) {
-            return Ok(Self(Map::new(), NumberTexts::new()));
+            return Ok(Self(Map::new(), RawTexts::new()));
         }
         match serde_json::from_slice::<Value>(&bytes) {
-            Ok(Value::Object(map)) => {
-                let texts = number_texts(&map, &bytes);
-                Ok(Self(map, texts))
-            }
-            Ok(_) => Ok(Self(Map::new(), NumberTexts::new())),
+            Ok(Value::Object(map)) => Ok(Self(map, raw_texts(&bytes))),
+            Ok(_) => Ok(Self(Map::new(), RawTexts::new())),
             Err(_) => Err(ApiError::Message(
                 StatusCode::BAD_REQUEST,
                 "The request body is not valid JSON.".into(),
@@ -86,7 +80,7 @@ impl<S: Send + Sync> FromRequest<S> for JsonObject {
 pub struct Fields<'a> {
     map: &'a Map<String, Value>,
     /// Set by [`JsonObject::fields`] for the body's top level.
-    number_texts: Option<&'a NumberTexts>,
+    raw_texts: Option<&'a RawTexts>,
     pub errors: FieldErrors,
 }
 
@@ -124,9 +118,16 @@ impl<'a> Fields<'a> {
     pub fn new(map: &'a Map<String, Value>) -> Self {
         Self {
             map,
-            number_texts: None,
+            raw_texts: None,
             errors: FieldErrors::new(),
         }
+    }
+
+    /// The field's text as sent, at the body's top level.
+    fn raw(&self, field: &str) -> Option<&'a str> {
+        self.raw_texts
+            .and_then(|texts| texts.get(field))
+            .map(String::as_str)
     }
 
     fn fail(&mut self, field: &str, message: String) {
@@ -317,10 +318,9 @@ impl<'a> Fields<'a> {
     /// An amount of money: a number or numeric string, ≥ 0, ≤ 8 decimals.
     pub fn money(&mut self, field: &str) -> Given<Money> {
         let text = match self.get(field, false) {
-            Given::Value(Value::Number(n)) => self
-                .number_texts
-                .and_then(|texts| texts.get(field).cloned())
-                .unwrap_or_else(|| n.to_string()),
+            Given::Value(Value::Number(n)) => {
+                self.raw(field).map_or_else(|| n.to_string(), str::to_owned)
+            }
             Given::Value(Value::String(s)) => s.clone(),
             Given::Value(_) => String::new(),
             Given::Absent => return Given::Absent,
@@ -349,9 +349,10 @@ impl<'a> Fields<'a> {
     /// A JSON object (PHP's empty array `[]` reads as `{}`), kept compact.
     pub fn object(&mut self, field: &str) -> Given<JsonText> {
         match self.get(field, false) {
-            Given::Value(v @ Value::Object(_)) => {
-                Given::Value(JsonText::from_trusted(v.to_string()))
-            }
+            Given::Value(v @ Value::Object(_)) => Given::Value(JsonText::from_trusted(
+                self.raw(field)
+                    .map_or_else(|| v.to_string(), crate::import::record::compact),
+            )),
             Given::Value(Value::Array(a)) if a.is_empty() => Given::Value(JsonText::empty_object()),
             Given::Value(_) => {
                 self.fail(
@@ -389,6 +390,22 @@ impl<'a> Fields<'a> {
             return Given::Absent;
         };
         let before = self.errors.fields().len();
+        // Each item's `value` as sent (read again from the field's text).
+        let raw_values: Vec<Option<String>> = self
+            .raw(field)
+            .and_then(|raw| {
+                serde_json::from_str::<Vec<std::collections::HashMap<String, &RawValue>>>(raw).ok()
+            })
+            .map(|items| {
+                items
+                    .iter()
+                    .map(|item| {
+                        item.get("value")
+                            .map(|v| crate::import::record::compact(v.get()))
+                    })
+                    .collect()
+            })
+            .unwrap_or_default();
         let mut normalized = Vec::with_capacity(items.len());
         for (i, item) in items.iter().enumerate() {
             let empty = Map::new();
@@ -407,24 +424,28 @@ impl<'a> Fields<'a> {
             }
             let description = inner.string("description", false, 2048).value();
             self.nest(field, i, inner.errors);
-            // Stored in the contract's shape and order, whatever came in.
-            let mut out = Map::new();
-            out.insert("name".into(), Value::String(name.unwrap_or_default()));
-            out.insert("type".into(), Value::String(kind.unwrap_or_default()));
-            out.insert(
-                "value".into(),
-                item_map.get("value").cloned().unwrap_or(Value::Null),
-            );
-            out.insert(
-                "description".into(),
-                Value::String(description.unwrap_or_default()),
-            );
-            normalized.push(Value::Object(out));
+            // Stored in the contract's shape and order, whatever came in; the
+            // value with its spelling.
+            let value = raw_values
+                .get(i)
+                .cloned()
+                .flatten()
+                .unwrap_or_else(|| item_map.get("value").unwrap_or(&Value::Null).to_string());
+            let text = |s: Option<String>| Value::String(s.unwrap_or_default()).to_string();
+            normalized.push(format!(
+                r#"{{"name":{},"type":{},"value":{value},"description":{}}}"#,
+                text(name),
+                text(kind),
+                text(description)
+            ));
         }
         if self.errors.fields().len() > before {
             return Given::Absent;
         }
-        Given::Value(JsonText::from_trusted(Value::Array(normalized).to_string()))
+        Given::Value(JsonText::from_trusted(format!(
+            "[{}]",
+            normalized.join(",")
+        )))
     }
 
     /// Transcript segments: `[{"text", "sender", "timestamp"}]`, 1 to `max`.

@@ -266,6 +266,19 @@ async fn refused_transitions(app: TestApp) {
         raw.text
     );
 
+    // Documents keep their number spellings, as imported ones do.
+    let body = r#"{"variables": {"big": 123456789012345678901234567890, "price": 8.50},
+        "evaluation": [{"value": 8.50, "name": "n", "type": "number", "extra": 1}]}"#;
+    let raw = app.patch_raw(&path, &token, body).await;
+    assert_eq!(raw.status, 200, "{}", raw.text);
+    assert!(
+        raw.text.contains(
+            r#""variables":{"big":123456789012345678901234567890,"price":8.50},"evaluation":[{"name":"n","type":"number","value":8.50,"description":""}]"#
+        ),
+        "{}",
+        raw.text
+    );
+
     // A time that is not a four-digit UTC year cannot be served as RFC 3339.
     for created_at in ["9999-12-31T23:30:00-01:00", "0000-01-01T00:30:00+01:00"] {
         let answer = app

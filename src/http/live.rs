@@ -13,11 +13,11 @@ use super::AppState;
 use super::auth::CurrentUser;
 use super::calls::{NOT_FOUND, path_id};
 use super::error::{ApiError, json_response};
-use super::input::{Fields, JsonObject};
+use super::input::{Fields, Given, JsonObject};
 use super::views::{JsonBuf, write_call};
 use crate::domain::live::CallChange;
 use crate::domain::timefmt::{format_rfc3339, now_unix, parse_timestamp};
-use crate::domain::{AnsweredBy, CallRecord, CallStatus, CallType, FieldErrors};
+use crate::domain::{AnsweredBy, CallRecord, CallStatus, CallType, FieldErrors, JsonText};
 use crate::store::{CallDraft, CallWrite, Delivery, Redelivery};
 
 /// Segments one request may append.
@@ -42,7 +42,11 @@ fn read_change(fields: &mut Fields<'_>) -> CallChange {
         carrier_cost: fields.money("carrier_cost").nullable(),
         total_cost: fields.money("total_cost").nullable(),
         recording_url: fields.url("recording_url").nullable(),
-        variables: fields.object("variables").value(),
+        // `null` empties the variables, as it empties the evaluation.
+        variables: match fields.object("variables") {
+            Given::Null => Some(JsonText::empty_object()),
+            given => given.value(),
+        },
         evaluation: fields.evaluation("evaluation").value(),
         segments: Vec::new(),
     }

@@ -279,6 +279,20 @@ async fn refused_transitions(app: TestApp) {
         raw.text
     );
 
+    // `null` empties the variables as it empties the evaluation.
+    let emptied = app
+        .patch(
+            &path,
+            &token,
+            json!({"variables": null, "evaluation": null}),
+        )
+        .await;
+    assert_eq!(emptied.status, 200, "{}", emptied.text);
+    assert_eq!(
+        (&emptied.body["variables"], &emptied.body["evaluation"]),
+        (&json!({}), &json!([]))
+    );
+
     // A time that is not a four-digit UTC year cannot be served as RFC 3339.
     for created_at in ["9999-12-31T23:30:00-01:00", "0000-01-01T00:30:00+01:00"] {
         let answer = app

@@ -3,6 +3,7 @@
 
 pub mod call;
 pub mod filter;
+pub mod json;
 pub mod live;
 pub mod money;
 pub mod pagination;

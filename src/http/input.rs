@@ -351,7 +351,7 @@ impl<'a> Fields<'a> {
         match self.get(field, false) {
             Given::Value(v @ Value::Object(_)) => Given::Value(JsonText::from_trusted(
                 self.raw(field)
-                    .map_or_else(|| v.to_string(), crate::import::record::compact),
+                    .map_or_else(|| v.to_string(), crate::domain::json::compact),
             )),
             Given::Value(Value::Array(a)) if a.is_empty() => Given::Value(JsonText::empty_object()),
             Given::Value(_) => {
@@ -401,7 +401,7 @@ impl<'a> Fields<'a> {
                     .iter()
                     .map(|item| {
                         item.get("value")
-                            .map(|v| crate::import::record::compact(v.get()))
+                            .map(|v| crate::domain::json::compact(v.get()))
                     })
                     .collect()
             })

@@ -13,25 +13,7 @@ use serde::de::IgnoredAny;
 pub(crate) fn compact_json(body: &[u8]) -> Option<String> {
     let text = std::str::from_utf8(body).ok()?;
     serde_json::from_str::<IgnoredAny>(text).ok()?;
-    let mut compact = String::with_capacity(text.len());
-    let mut in_string = false;
-    let mut escaped = false;
-    for c in text.chars() {
-        if in_string {
-            compact.push(c);
-            if escaped {
-                escaped = false;
-            } else if c == '\\' {
-                escaped = true;
-            } else if c == '"' {
-                in_string = false;
-            }
-        } else if !matches!(c, ' ' | '\t' | '\n' | '\r') {
-            in_string = c == '"';
-            compact.push(c);
-        }
-    }
-    Some(compact)
+    Some(crate::domain::json::compact(text))
 }
 
 #[cfg(test)]

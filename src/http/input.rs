@@ -115,7 +115,7 @@ pub fn required_message(field: &str) -> String {
 }
 
 impl<'a> Fields<'a> {
-    pub fn new(map: &'a Map<String, Value>) -> Self {
+    fn new(map: &'a Map<String, Value>) -> Self {
         Self {
             map,
             raw_texts: None,

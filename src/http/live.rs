@@ -80,7 +80,7 @@ pub async fn make_call(
     Extension(user): Extension<CurrentUser>,
     body: JsonObject,
 ) -> Result<Response, ApiError> {
-    let mut fields = Fields::new(&body.0);
+    let mut fields = body.fields();
     // Any length: a number that is not E.164 answers Famulor's 400 below.
     let phone = fields.string("phone_number", true, 1024).value();
     let assistant_id = fields.integer("assistant_id", true, None).value();
@@ -223,7 +223,7 @@ pub async fn append_transcript(
     body: JsonObject,
 ) -> Result<Response, ApiError> {
     let id = path_id(path).ok_or(ApiError::NotFound(NOT_FOUND))?;
-    let mut fields = Fields::new(&body.0);
+    let mut fields = body.fields();
     let segments = fields.segments("segments", true, MAX_SEGMENTS);
     fields.finish()?;
     let change = CallChange {

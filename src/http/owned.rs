@@ -15,7 +15,7 @@ use super::auth::CurrentUser;
 use super::calls::{path_id, query_pairs};
 use super::error::{ApiError, json_response};
 use super::idempotency::CarriesSecret;
-use super::input::{Fields, Given, JsonObject};
+use super::input::{Given, JsonObject};
 use super::views::{JsonBuf, PageUrls, write_paginator};
 use crate::domain::FieldErrors;
 use crate::domain::filter::{echo_params, parse_page_query};
@@ -137,7 +137,7 @@ fn assistant_fields(
     mut f: AssistantFields,
     creating: bool,
 ) -> Result<AssistantFields, ApiError> {
-    let mut fields = Fields::new(&body.0);
+    let mut fields = body.fields();
     let name = fields.string("name", creating, 255);
     let status = fields.one_of("status", false, |s| {
         ASSISTANT_STATUSES.contains(&s).then(|| s.to_owned())
@@ -340,7 +340,7 @@ fn campaign_fields(
     mut f: CampaignFields,
     creating: bool,
 ) -> Result<CampaignFields, ApiError> {
-    let mut fields = Fields::new(&body.0);
+    let mut fields = body.fields();
     let name = fields.string("name", creating, 255);
     let status = fields.one_of("status", false, |s| {
         CAMPAIGN_STATUSES.contains(&s).then(|| s.to_owned())

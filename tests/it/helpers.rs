@@ -456,9 +456,26 @@ impl TestApp {
 
     /// A PATCH with the body's exact text (numbers serde_json would round).
     pub async fn patch_raw(&self, path: &str, token: &str, body: &str) -> Answer {
+        self.send_raw(reqwest::Method::PATCH, path, token, body)
+            .await
+    }
+
+    /// A POST with the body's exact text.
+    pub async fn post_raw(&self, path: &str, token: &str, body: &str) -> Answer {
+        self.send_raw(reqwest::Method::POST, path, token, body)
+            .await
+    }
+
+    async fn send_raw(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        token: &str,
+        body: &str,
+    ) -> Answer {
         let request = self
             .client
-            .patch(self.url(path))
+            .request(method, self.url(path))
             .header("Accept", "application/json")
             .header("Content-Type", "application/json")
             .bearer_auth(token)

@@ -529,6 +529,25 @@ async fn make_call_errors(app: TestApp) {
         );
     }
     assert_eq!(app.list(&token, "").await.body["total"], 0);
+
+    // make_call's variables keep their number spellings, as every write's documents do.
+    let spelled = app
+        .post_raw(
+            "/api/user/make_call",
+            &token,
+            &format!(r#"{{"phone_number": "+491511234567", "assistant_id": {mine}, "variables": {{"price": 8.50}}}}"#),
+        )
+        .await;
+    assert_eq!(spelled.status, 200, "{}", spelled.text);
+    let spelled_id = spelled.body["call_id"].as_i64().expect("call_id");
+    let spelled_call = app
+        .get(&format!("/api/user/calls/{spelled_id}"), &token)
+        .await;
+    assert!(
+        spelled_call.text.contains(r#""variables":{"price":8.50}"#),
+        "{}",
+        spelled_call.text
+    );
 }
 
 async fn idempotent_retries(app: TestApp) {

@@ -84,6 +84,42 @@ pub struct Principal {
     pub scope: Scope,
 }
 
+/// Whose calls a read may see.
+pub enum Reader<'a> {
+    /// A user already authenticated.
+    User(i64),
+    /// A bearer token not checked yet. The store checks it in the read's own
+    /// snapshot (on SQLite, one read transaction for both instead of two) and
+    /// hands the principal to `gate` before reading anything; the read
+    /// answers `None` for an unknown, revoked or expired token, or when the
+    /// gate says no.
+    Token {
+        hash: [u8; 32],
+        now: i64,
+        gate: &'a mut dyn Gate,
+    },
+}
+
+/// Decides whether a token's principal may read (see [`Reader::Token`]).
+pub trait Gate: Send {
+    fn admit(&mut self, principal: Principal) -> bool;
+}
+
+impl Reader<'_> {
+    /// The user to read as, given how to look a token up; `None` refuses.
+    pub fn resolve(
+        &mut self,
+        lookup: impl FnOnce([u8; 32], i64) -> StoreResult<Option<Principal>>,
+    ) -> StoreResult<Option<i64>> {
+        match self {
+            Self::User(user_id) => Ok(Some(*user_id)),
+            Self::Token { hash, now, gate } => Ok(lookup(*hash, *now)?
+                .filter(|principal| gate.admit(*principal))
+                .map(|principal| principal.user_id)),
+        }
+    }
+}
+
 /// A token about to be stored.
 #[derive(Debug, Clone)]
 pub struct NewToken {
@@ -192,23 +228,24 @@ pub trait Store: Send + Sync + 'static {
 
     /// Calls matching the filter, newest first (`created_at`, then `id`,
     /// descending), each handed in order to `sink` as a view borrowed from
-    /// the row (no per-field copies); returns the total.
+    /// the row (no per-field copies); returns the total, or `None` when the
+    /// reader is refused (see [`Reader`]).
     async fn list_calls_into(
         &self,
-        user_id: i64,
+        reader: Reader<'_>,
         filter: &CallFilter,
         limit: u64,
         offset: u64,
         sink: &mut (dyn for<'r, 'v> FnMut(&'r CallView<'v>) + Send),
-    ) -> StoreResult<u64>;
-    /// One call of the user handed to `sink` as a borrowed view; false when
-    /// the user has no such call.
+    ) -> StoreResult<Option<u64>>;
+    /// One call of the reader's handed to `sink` as a borrowed view; false
+    /// when the user has no such call, `None` when the reader is refused.
     async fn get_call_into(
         &self,
-        user_id: i64,
+        reader: Reader<'_>,
         call_id: i64,
         sink: &mut (dyn for<'r, 'v> FnMut(&'r CallView<'v>) + Send),
-    ) -> StoreResult<bool>;
+    ) -> StoreResult<Option<bool>>;
     /// Deletes a call and everything hanging on it; false when the user has no such call.
     async fn delete_call(&self, user_id: i64, call_id: i64) -> StoreResult<bool>;
     /// Upserts a batch by id in one transaction, creating assistants and

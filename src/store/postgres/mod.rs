@@ -17,7 +17,7 @@ use tokio_postgres::{NoTls, Row};
 use super::{
     ApiToken, Assistant, AssistantFields, AttemptRecord, CallDraft, CallWrite, Campaign,
     CampaignFields, Delivery, DeliveryNext, DueDelivery, IdempotencyStart, ImportOutcome, NewToken,
-    Page, Principal, Redelivery, Scope, Store, StoreError, StoreResult, User,
+    Page, Principal, Reader, Redelivery, Scope, Store, StoreError, StoreResult, User,
 };
 use crate::domain::live::CallChange;
 use crate::domain::timefmt::now_unix;
@@ -124,6 +124,41 @@ const EMAIL_KEY: &str =
     "translate(email, 'ABCDEFGHIJKLMNOPQRSTUVWXYZ', 'abcdefghijklmnopqrstuvwxyz')";
 const TOKEN_COLUMNS: &str =
     "id, user_id, name, token_prefix, created_at, expires_at, revoked_at, scope";
+
+/// The principal of an active token (not revoked, not expired at `now`).
+async fn principal(
+    client: &impl deadpool_postgres::GenericClient,
+    hash: [u8; 32],
+    now: i64,
+) -> StoreResult<Option<Principal>> {
+    let stmt = client
+        .prepare_cached(
+            "SELECT user_id, scope FROM api_tokens
+             WHERE token_hash = $1 AND revoked_at IS NULL AND (expires_at IS NULL OR expires_at > $2)",
+        )
+        .await?;
+    let hash: &[u8] = &hash;
+    Ok(client
+        .query_opt(&stmt, &[&hash, &now])
+        .await?
+        .map(|row| Principal {
+            user_id: row.get(0),
+            scope: scope_from(row.get(1)),
+        }))
+}
+
+/// The user `reader` reads as, checking a token on `client` first (on the
+/// connection the read then uses: one pool checkout per request).
+async fn reader_user(
+    client: &impl deadpool_postgres::GenericClient,
+    reader: &mut Reader<'_>,
+) -> StoreResult<Option<i64>> {
+    let found = match reader {
+        Reader::User(_) => None,
+        Reader::Token { hash, now, .. } => principal(client, *hash, *now).await?,
+    };
+    reader.resolve(|_, _| Ok(found))
+}
 
 #[async_trait]
 impl Store for PgStore {
@@ -241,20 +276,7 @@ impl Store for PgStore {
 
     async fn authenticate(&self, hash: [u8; 32], now: i64) -> StoreResult<Option<Principal>> {
         let client = self.pool.get().await?;
-        let stmt = client
-            .prepare_cached(
-                "SELECT user_id, scope FROM api_tokens
-                 WHERE token_hash = $1 AND revoked_at IS NULL AND (expires_at IS NULL OR expires_at > $2)",
-            )
-            .await?;
-        let hash: &[u8] = &hash;
-        Ok(client
-            .query_opt(&stmt, &[&hash, &now])
-            .await?
-            .map(|row| Principal {
-                user_id: row.get(0),
-                scope: scope_from(row.get(1)),
-            }))
+        principal(&client, hash, now).await
     }
 
     async fn list_assistants(
@@ -274,32 +296,38 @@ impl Store for PgStore {
 
     async fn list_calls_into(
         &self,
-        user_id: i64,
+        mut reader: Reader<'_>,
         filter: &CallFilter,
         limit: u64,
         offset: u64,
         sink: &mut (dyn for<'r, 'v> FnMut(&'r CallView<'v>) + Send),
-    ) -> StoreResult<u64> {
+    ) -> StoreResult<Option<u64>> {
         let mut client = self.pool.get().await?;
+        let Some(user_id) = reader_user(&client, &mut reader).await? else {
+            return Ok(None);
+        };
         let page = calls::list_rows(&mut client, user_id, filter, limit, offset).await?;
         for row in &page.rows {
             sink(&calls::view_from_row(row)?);
         }
-        Ok(page.total)
+        Ok(Some(page.total))
     }
 
     async fn get_call_into(
         &self,
-        user_id: i64,
+        mut reader: Reader<'_>,
         call_id: i64,
         sink: &mut (dyn for<'r, 'v> FnMut(&'r CallView<'v>) + Send),
-    ) -> StoreResult<bool> {
+    ) -> StoreResult<Option<bool>> {
         let client = self.pool.get().await?;
+        let Some(user_id) = reader_user(&client, &mut reader).await? else {
+            return Ok(None);
+        };
         let Some(row) = calls::get_row(&client, user_id, call_id).await? else {
-            return Ok(false);
+            return Ok(Some(false));
         };
         sink(&calls::view_from_row(&row)?);
-        Ok(true)
+        Ok(Some(true))
     }
 
     async fn delete_call(&self, user_id: i64, call_id: i64) -> StoreResult<bool> {

@@ -11,7 +11,7 @@ use crate::domain::{
     AnsweredBy, CallFilter, CallRecord, CallStatus, CallType, CallView, Money, NewCall, phone,
 };
 use crate::store::counts::{self, Conditions, CountDeltas, Placeholder, RollupKey, SqlValue};
-use crate::store::{ImportOutcome, StoreResult};
+use crate::store::{Gate, ImportOutcome, Reader, StoreResult};
 
 /// The Call object's columns, in the contract's field order, for `SELECT`s
 /// joined with the assistant (`a`) and campaign (`p`) names.
@@ -118,18 +118,19 @@ fn bind(value: &SqlValue) -> Value {
 /// borrowed from SQLite's memory (no copy of each field into a `String`);
 /// returns the total. One read transaction: the total and the rows come from
 /// the same snapshot even while an import commits in between.
+/// A token reader is checked in the same read transaction.
 pub fn list_into(
     conn: &Connection,
-    user_id: i64,
+    reader: Reader<'_>,
     filter: &CallFilter,
     limit: u64,
     offset: u64,
     sink: &mut (dyn for<'r, 'v> FnMut(&'r CallView<'v>) + Send),
-) -> StoreResult<u64> {
-    if counts::matches_nothing(filter) {
-        return Ok(0);
-    }
-    in_read_transaction(conn, || {
+) -> StoreResult<Option<u64>> {
+    let mut list = |user_id: i64| -> StoreResult<u64> {
+        if counts::matches_nothing(filter) {
+            return Ok(0);
+        }
         let (total, page) = page_query(conn, user_id, filter, limit, offset)?;
         if let Some(page) = page {
             let mut stmt = conn.prepare_cached(&page.sql)?;
@@ -139,7 +140,43 @@ pub fn list_into(
             }
         }
         Ok(total)
-    })
+    };
+    match reader {
+        // The total and the rows come from one snapshot even while an import
+        // commits in between: the token's open statement holds it, or BEGIN.
+        Reader::Token { hash, now, gate } => read_as_token(conn, hash, now, gate, list),
+        Reader::User(user_id) => in_read_transaction(conn, || list(user_id)).map(Some),
+    }
+}
+
+/// Checks a token and runs `read` as its user, in one read transaction
+/// without `BEGIN` and `COMMIT`: the token's statement stays open (stepped to
+/// its row, not reset) while `read` runs, and an implicit read transaction
+/// lasts until its last statement is reset (SQLite, "Transactions"). So
+/// `read` sees the snapshot the token was checked in, and the request takes
+/// the WAL read lock once instead of twice: two `fcntl`s and ~3k
+/// instructions fewer than a check of its own, where `BEGIN` and `COMMIT`
+/// around both cost more than they saved. `None` when refused.
+fn read_as_token<T>(
+    conn: &Connection,
+    hash: [u8; 32],
+    now: i64,
+    gate: &mut dyn Gate,
+    read: impl FnOnce(i64) -> StoreResult<T>,
+) -> StoreResult<Option<T>> {
+    let mut stmt = conn.prepare_cached(super::PRINCIPAL)?;
+    let mut token = stmt.query(params![&hash[..], now])?;
+    let Some(row) = token.next()? else {
+        return Ok(None);
+    };
+    let principal = super::principal_from_row(row)?;
+    if !gate.admit(principal) {
+        return Ok(None);
+    }
+    let answer = read(principal.user_id)?;
+    // Resets the token's statement, which ends the read transaction.
+    drop(token);
+    Ok(Some(answer))
 }
 
 /// Runs `f` in one read transaction: the total and the rows come from the
@@ -284,20 +321,27 @@ fn page_query(
     Ok((total, Some(PageQuery { sql, args })))
 }
 
-/// [`get`], handing the row to `sink` as a borrowed view.
+/// [`get`], handing the row to `sink` as a borrowed view; a token reader is
+/// checked in the same read transaction.
 pub fn get_into(
     conn: &Connection,
-    user_id: i64,
+    reader: Reader<'_>,
     call_id: i64,
     sink: &mut (dyn for<'r, 'v> FnMut(&'r CallView<'v>) + Send),
-) -> StoreResult<bool> {
-    let mut stmt = conn.prepare_cached(CALL_BY_ID)?;
-    let mut rows = stmt.query(params![call_id, user_id])?;
-    let Some(row) = rows.next()? else {
-        return Ok(false);
+) -> StoreResult<Option<bool>> {
+    let mut get = |user_id: i64| -> StoreResult<bool> {
+        let mut stmt = conn.prepare_cached(CALL_BY_ID)?;
+        let mut rows = stmt.query(params![call_id, user_id])?;
+        let Some(row) = rows.next()? else {
+            return Ok(false);
+        };
+        sink(&view_from_row(row)?);
+        Ok(true)
     };
-    sink(&view_from_row(row)?);
-    Ok(true)
+    match reader {
+        Reader::Token { hash, now, gate } => read_as_token(conn, hash, now, gate, get),
+        Reader::User(user_id) => get(user_id).map(Some),
+    }
 }
 
 pub fn get(conn: &Connection, user_id: i64, call_id: i64) -> StoreResult<Option<CallRecord>> {

@@ -15,7 +15,7 @@ use self::pool::Pool;
 use super::{
     ApiToken, Assistant, AssistantFields, AttemptRecord, CallDraft, CallWrite, Campaign,
     CampaignFields, Delivery, DeliveryNext, DueDelivery, IdempotencyStart, ImportOutcome, NewToken,
-    Page, Principal, Redelivery, Scope, Store, StoreError, StoreResult, User,
+    Page, Principal, Reader, Redelivery, Scope, Store, StoreError, StoreResult, User,
 };
 use crate::domain::live::CallChange;
 use crate::domain::timefmt::now_unix;
@@ -84,6 +84,17 @@ fn token_from_row(row: &Row<'_>) -> rusqlite::Result<ApiToken> {
         expires_at: row.get(5)?,
         revoked_at: row.get(6)?,
         scope: scope_from(row.get::<_, String>(7)?),
+    })
+}
+
+/// The principal of an active token (not revoked, not expired at `now`).
+pub(crate) const PRINCIPAL: &str = "SELECT user_id, scope FROM api_tokens
+     WHERE token_hash = ?1 AND revoked_at IS NULL AND (expires_at IS NULL OR expires_at > ?2)";
+
+pub(crate) fn principal_from_row(row: &Row<'_>) -> rusqlite::Result<Principal> {
+    Ok(Principal {
+        user_id: row.get(0)?,
+        scope: scope_from(row.get(1)?),
     })
 }
 
@@ -206,17 +217,9 @@ impl Store for SqliteStore {
     async fn authenticate(&self, hash: [u8; 32], now: i64) -> StoreResult<Option<Principal>> {
         self.pool
             .read(move |conn| {
-                let mut stmt = conn.prepare_cached(
-                    "SELECT user_id, scope FROM api_tokens
-                     WHERE token_hash = ?1 AND revoked_at IS NULL AND (expires_at IS NULL OR expires_at > ?2)",
-                )?;
-                Ok(stmt
-                    .query_row(params![&hash[..], now], |row| {
-                        Ok(Principal {
-                            user_id: row.get(0)?,
-                            scope: scope_from(row.get(1)?),
-                        })
-                    })
+                Ok(conn
+                    .prepare_cached(PRINCIPAL)?
+                    .query_row(params![&hash[..], now], principal_from_row)
                     .optional()?)
             })
             .await
@@ -241,25 +244,25 @@ impl Store for SqliteStore {
 
     async fn list_calls_into(
         &self,
-        user_id: i64,
+        reader: Reader<'_>,
         filter: &CallFilter,
         limit: u64,
         offset: u64,
         sink: &mut (dyn for<'r, 'v> FnMut(&'r CallView<'v>) + Send),
-    ) -> StoreResult<u64> {
+    ) -> StoreResult<Option<u64>> {
         self.pool
-            .read(move |conn| calls::list_into(conn, user_id, filter, limit, offset, sink))
+            .read(move |conn| calls::list_into(conn, reader, filter, limit, offset, sink))
             .await
     }
 
     async fn get_call_into(
         &self,
-        user_id: i64,
+        reader: Reader<'_>,
         call_id: i64,
         sink: &mut (dyn for<'r, 'v> FnMut(&'r CallView<'v>) + Send),
-    ) -> StoreResult<bool> {
+    ) -> StoreResult<Option<bool>> {
         self.pool
-            .read(move |conn| calls::get_into(conn, user_id, call_id, sink))
+            .read(move |conn| calls::get_into(conn, reader, call_id, sink))
             .await
     }
 

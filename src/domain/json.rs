@@ -52,6 +52,78 @@ pub fn check_strict(text: &str) -> serde_json::Result<()> {
     serde_json::from_str::<Strict>(text).map(|_| ())
 }
 
+/// [`check_strict`] for a document that is valid JSON already (read by
+/// serde_json as a raw value), at the cost of a scan: the full check runs
+/// only when [`may_be_refused`] finds something it could refuse. The
+/// import's profile had the full check of every line at ~28% of the parsing
+/// thread's instructions.
+pub fn check_strict_quickly(raw: &str) -> serde_json::Result<()> {
+    if may_be_refused(raw) {
+        check_strict(raw)
+    } else {
+        Ok(())
+    }
+}
+
+/// Whether valid JSON `raw` may hold what [`check_strict`] refuses: a number
+/// with an exponent or longer than 300 characters (only those can pass a
+/// double's range), or a `\u` escape in the UTF-16 surrogate range
+/// (`\uD800`–`\uDFFF`; a valid pair is flagged too and passes the full
+/// check). False alarms only cost the full check; it must never miss.
+///
+/// Strings are skipped with memchr as in [`compact`]; outside them only
+/// structure, literals and numbers are looked at.
+fn may_be_refused(raw: &str) -> bool {
+    let bytes = raw.as_bytes();
+    let mut i = 0;
+    while i < bytes.len() {
+        match bytes[i] {
+            b'"' => {
+                i += 1;
+                loop {
+                    let Some(n) = memchr::memchr2(b'"', b'\\', &bytes[i..]) else {
+                        // Unterminated: not valid JSON, let the parser say so.
+                        return true;
+                    };
+                    i += n;
+                    if bytes[i] == b'"' {
+                        i += 1;
+                        break;
+                    }
+                    // A backslash: `\uD8..`–`\uDF..` is a surrogate.
+                    if bytes.get(i + 1) == Some(&b'u')
+                        && matches!(bytes.get(i + 2), Some(b'd' | b'D'))
+                        && matches!(
+                            bytes.get(i + 3),
+                            Some(b'8'..=b'9' | b'a'..=b'f' | b'A'..=b'F')
+                        )
+                    {
+                        return true;
+                    }
+                    // Past the escaped character (a quote or backslash
+                    // included); the hex digits of `\u` hold neither.
+                    i += 2;
+                }
+            }
+            b'-' | b'0'..=b'9' => {
+                let start = i;
+                while let Some(&b) = bytes.get(i) {
+                    match b {
+                        b'e' | b'E' => return true,
+                        b'0'..=b'9' | b'.' | b'-' | b'+' => i += 1,
+                        _ => break,
+                    }
+                }
+                if i - start > 300 {
+                    return true;
+                }
+            }
+            _ => i += 1,
+        }
+    }
+    false
+}
+
 /// Any JSON value, read fully but kept nowhere: serde_json refuses numbers
 /// beyond f64's range and lone UTF-16 surrogates in escapes only when it
 /// reads them, not when it skips them (`IgnoredAny`, `RawValue`).
@@ -113,7 +185,7 @@ impl<'de> serde::de::Visitor<'de> for StrictVisitor {
 mod tests {
     use serde_json::Value;
 
-    use super::compact;
+    use super::{check_strict, check_strict_quickly, compact, may_be_refused};
 
     /// Any JSON document: strings of any characters (quotes, backslashes,
     /// control characters, spaces, non-ASCII), numbers, nesting.
@@ -145,6 +217,90 @@ mod tests {
             let compact_text = serde_json::to_string(&value).expect("serializable");
             proptest::prop_assert_eq!(compact(&pretty), compact_text.clone());
             proptest::prop_assert_eq!(compact(&compact_text), compact_text);
+        }
+    }
+
+    /// Numbers of any length and exponent, strings with any `\u` escapes
+    /// (surrogates, lone or paired, included) and escaped backslashes, in
+    /// arrays and objects: JSON that serde_json reads as raw values, some of
+    /// which strict parsers refuse.
+    fn risky_document() -> impl proptest::strategy::Strategy<Value = String> {
+        use proptest::prelude::*;
+        let number = "-?(0|[1-9][0-9]{0,400})(\\.[0-9]{1,20})?([eE][+-]?[0-9]{1,4})?";
+        let piece = prop_oneof![
+            Just("\\\\".to_owned()),
+            Just("\\\"".to_owned()),
+            Just("ud800".to_owned()),
+            "[a-z ]{0,4}",
+            "\\\\u[dD][0-9a-fA-F]{3}",
+            "\\\\u[0-9a-fA-F]{4}",
+        ];
+        let string =
+            proptest::collection::vec(piece, 0..6).prop_map(|p| format!("\"{}\"", p.concat()));
+        let nines = (290usize..330).prop_map(|n| "9".repeat(n));
+        let leaf = prop_oneof![
+            number.prop_map(|n| n),
+            nines,
+            string,
+            Just("true".to_owned())
+        ];
+        leaf.prop_recursive(3, 24, 5, |inner| {
+            prop_oneof![
+                proptest::collection::vec(inner.clone(), 0..5)
+                    .prop_map(|items| format!("[{}]", items.join(", "))),
+                proptest::collection::vec(inner, 0..5).prop_map(|items| {
+                    let pairs: Vec<String> = items
+                        .iter()
+                        .enumerate()
+                        .map(|(k, v)| format!("\"k{k}\": {v}"))
+                        .collect();
+                    format!("{{ {} }}", pairs.join(", "))
+                }),
+            ]
+        })
+    }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(2000))]
+        /// The quick check refuses exactly what the full check refuses.
+        #[test]
+        fn quick_check_agrees_with_the_full_one(doc in risky_document()) {
+            // Only documents serde_json reads as raw values get here.
+            proptest::prop_assume!(serde_json::from_str::<&serde_json::value::RawValue>(&doc).is_ok());
+            proptest::prop_assert_eq!(
+                check_strict_quickly(&doc).is_ok(),
+                check_strict(&doc).is_ok(),
+                "{}", doc
+            );
+        }
+    }
+
+    #[test]
+    fn quick_check_flags_only_what_may_be_refused() {
+        for refused in [
+            "1e400",
+            "[-1E+999]",
+            "{\"a\": \"\\ud800\"}",
+            "[\"x\\uDFFF\"]",
+            &"9".repeat(400),
+            &"9".repeat(320),
+        ] {
+            assert!(check_strict(refused).is_err(), "{refused}");
+            assert!(check_strict_quickly(refused).is_err(), "{refused}");
+        }
+        for plain in [
+            "[1.5, -0.25, 1754055268.525861, 12345678901234567890]",
+            "{\"a\\\\ud800\": \"\\\\ud800 \\u00fc \\\" e1\"}",
+            "\"1e400\"",
+            &"9".repeat(300),
+        ] {
+            assert!(!may_be_refused(plain), "{plain}");
+            assert!(check_strict_quickly(plain).is_ok(), "{plain}");
+        }
+        // Flagged, then passed by the full check.
+        for fine in ["1.5e3", "\"\\ud83d\\ude00\""] {
+            assert!(may_be_refused(fine), "{fine}");
+            assert!(check_strict_quickly(fine).is_ok(), "{fine}");
         }
     }
 

@@ -210,18 +210,21 @@ async fn foreign_ids_are_rejected_not_overwritten(app: TestApp) {
     let (bob, bob_token) = app.user("bob@example.com").await;
     let bobs = call(50, json!({"status": "busy"}));
     app.import(&bob, std::slice::from_ref(&bobs)).await;
+    // Line 4 names only what line 1 created in the same batch, so it takes
+    // the import's short way (insert unless the id is taken).
     let text = format!(
-        "{}\n{}\n{{bad\n",
+        "{}\n{}\n{{bad\n{}\n",
         call(49, json!({})),
         call(
             50,
             json!({"status": "completed", "assistant_name": "Ghost", "campaign_name": "Ghost Campaign"})
-        )
+        ),
+        call(50, json!({"status": "completed"})),
     );
     let (result, rejections) = import_text(&app, &alice, &text).await;
-    assert_eq!(result, summary(1, 0, 0, 2));
+    assert_eq!(result, summary(1, 0, 0, 3));
     // Reported in line order, whichever stage refused the line.
-    assert_eq!(rejections.len(), 2);
+    assert_eq!(rejections.len(), 3);
     assert_eq!(
         rejections[0],
         "line 2: id 50 belongs to another user's call"
@@ -229,6 +232,10 @@ async fn foreign_ids_are_rejected_not_overwritten(app: TestApp) {
     assert!(
         rejections[1].starts_with("line 3: not valid JSON"),
         "{rejections:?}"
+    );
+    assert_eq!(
+        rejections[2],
+        "line 4: id 50 belongs to another user's call"
     );
     assert_eq!(app.get("/api/user/calls/50", &bob_token).await.body, bobs);
     assert_eq!(app.get("/api/user/calls/50", &token).await.status, 404);

@@ -71,6 +71,10 @@ static INSERT_SQL: LazyLock<String> = LazyLock::new(|| {
     )
 });
 
+/// [`INSERT_SQL`] that inserts nothing when the id is taken (by anyone).
+static INSERT_NEW_SQL: LazyLock<String> =
+    LazyLock::new(|| format!("{} ON CONFLICT (id) DO NOTHING", *INSERT_SQL));
+
 /// Updates only when something differs, so re-importing a file is a no-op
 /// that reports "unchanged".
 static UPDATE_SQL: LazyLock<String> = LazyLock::new(|| {
@@ -382,6 +386,39 @@ pub fn import(
     let mut outcomes = Vec::with_capacity(batch.len());
     let mut deltas = CountDeltas::default();
     for call in batch {
+        // A new call whose names this batch has met already is inserted
+        // straight away: no lookup of its id first (the insert's own check
+        // of the unique id is that lookup). The first call of a batch to name
+        // an assistant, and a call whose id is taken, go the long way below,
+        // so that a refused call creates no assistant.
+        let known = |known: &HashMap<String, i64>, name: &Option<String>| match name.as_deref() {
+            None => Some(None),
+            Some(name) => known.get(name).map(|id| Some(*id)),
+        };
+        if let (Some(assistant_id), Some(campaign_id)) = (
+            known(&assistants, &call.assistant_name),
+            known(&campaigns, &call.campaign_name),
+        ) {
+            let args = [Value::Integer(call.id), Value::Integer(user_id)]
+                .into_iter()
+                .chain(write_values(call, assistant_id, campaign_id));
+            if tx
+                .prepare_cached(&INSERT_NEW_SQL)?
+                .execute(params_from_iter(args))?
+                == 1
+            {
+                let key = RollupKey::new(
+                    call.created_at,
+                    call.status,
+                    call.call_type,
+                    assistant_id,
+                    campaign_id,
+                );
+                deltas.add(key, 1);
+                outcomes.push(ImportOutcome::Inserted);
+                continue;
+            }
+        }
         // The owner, and where the call sits in the rollups now.
         let existing: Option<(i64, RollupKey)> = tx
             .prepare_cached(

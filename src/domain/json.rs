@@ -3,6 +3,30 @@
 //! import and by the write API for the documents they store.
 
 /// Drops whitespace outside strings. `raw` must be valid JSON.
+pub fn compact(raw: &str) -> String {
+    scan(raw).0
+}
+
+/// [`compact`], refusing what [`check_strict`] refuses, for a document that is
+/// valid JSON already (read by serde_json as a raw value). The full check
+/// runs only when the compacting pass met something it could refuse: the
+/// import's profile had the full check of every whole line at ~28% of the
+/// parsing thread's instructions, and a separate scan for it at as much as
+/// compacting.
+pub fn compact_strict(raw: &str) -> serde_json::Result<String> {
+    let (compacted, may_be_refused) = scan(raw);
+    if may_be_refused {
+        check_strict(raw)?;
+    }
+    Ok(compacted)
+}
+
+/// The compacted text, and whether `raw` may hold what [`check_strict`]
+/// refuses: a number with an exponent or longer than 300 characters (only
+/// those can pass a double's range), or a `\u` escape in the UTF-16
+/// surrogate range (`\uD800`–`\uDFFF`; a valid pair is flagged too and passes
+/// the full check). False alarms only cost the full check; it must never
+/// miss.
 ///
 /// Works on bytes: in UTF-8 every byte of a multi-byte character is >= 0x80,
 /// so it can never be mistaken for a quote, backslash or space. Runs between
@@ -10,9 +34,10 @@
 /// so on character boundaries): no UTF-8 check of the result, which the
 /// import profile showed as 1.6%. String literals are skipped with memchr
 /// (they are most of a call).
-pub fn compact(raw: &str) -> String {
+fn scan(raw: &str) -> (String, bool) {
     let bytes = raw.as_bytes();
     let mut out = String::with_capacity(raw.len());
+    let mut may_be_refused = false;
     // Where the run of bytes not yet copied starts.
     let mut run = 0;
     let mut i = 0;
@@ -22,68 +47,12 @@ pub fn compact(raw: &str) -> String {
                 // To just past the closing quote: the first one not escaped by
                 // a backslash.
                 i += 1;
-                while let Some(n) = memchr::memchr2(b'"', b'\\', &bytes[i..]) {
-                    i += n;
-                    if bytes[i] == b'\\' {
-                        i += 2;
-                    } else {
-                        i += 1;
-                        break;
-                    }
-                }
-                i = i.min(bytes.len());
-            }
-            b' ' | b'\t' | b'\n' | b'\r' => {
-                out.push_str(&raw[run..i]);
-                i += 1;
-                run = i;
-            }
-            _ => i += 1,
-        }
-    }
-    out.push_str(&raw[run..]);
-    out
-}
-
-/// Checks that `text` is one JSON value that strict parsers read: numbers
-/// within a double's range and no lone UTF-16 surrogates, which serde_json
-/// lets through when it only skims a value (`IgnoredAny`, `RawValue`).
-pub fn check_strict(text: &str) -> serde_json::Result<()> {
-    serde_json::from_str::<Strict>(text).map(|_| ())
-}
-
-/// [`check_strict`] for a document that is valid JSON already (read by
-/// serde_json as a raw value), at the cost of a scan: the full check runs
-/// only when [`may_be_refused`] finds something it could refuse. The
-/// import's profile had the full check of every line at ~28% of the parsing
-/// thread's instructions.
-pub fn check_strict_quickly(raw: &str) -> serde_json::Result<()> {
-    if may_be_refused(raw) {
-        check_strict(raw)
-    } else {
-        Ok(())
-    }
-}
-
-/// Whether valid JSON `raw` may hold what [`check_strict`] refuses: a number
-/// with an exponent or longer than 300 characters (only those can pass a
-/// double's range), or a `\u` escape in the UTF-16 surrogate range
-/// (`\uD800`–`\uDFFF`; a valid pair is flagged too and passes the full
-/// check). False alarms only cost the full check; it must never miss.
-///
-/// Strings are skipped with memchr as in [`compact`]; outside them only
-/// structure, literals and numbers are looked at.
-fn may_be_refused(raw: &str) -> bool {
-    let bytes = raw.as_bytes();
-    let mut i = 0;
-    while i < bytes.len() {
-        match bytes[i] {
-            b'"' => {
-                i += 1;
                 loop {
                     let Some(n) = memchr::memchr2(b'"', b'\\', &bytes[i..]) else {
                         // Unterminated: not valid JSON, let the parser say so.
-                        return true;
+                        may_be_refused = true;
+                        i = bytes.len();
+                        break;
                     };
                     i += n;
                     if bytes[i] == b'"' {
@@ -98,30 +67,47 @@ fn may_be_refused(raw: &str) -> bool {
                             Some(b'8'..=b'9' | b'a'..=b'f' | b'A'..=b'F')
                         )
                     {
-                        return true;
+                        may_be_refused = true;
                     }
                     // Past the escaped character (a quote or backslash
                     // included); the hex digits of `\u` hold neither.
                     i += 2;
                 }
+                i = i.min(bytes.len());
+            }
+            b' ' | b'\t' | b'\n' | b'\r' => {
+                out.push_str(&raw[run..i]);
+                i += 1;
+                run = i;
             }
             b'-' | b'0'..=b'9' => {
                 let start = i;
                 while let Some(&b) = bytes.get(i) {
                     match b {
-                        b'e' | b'E' => return true,
+                        b'e' | b'E' => {
+                            may_be_refused = true;
+                            i += 1;
+                        }
                         b'0'..=b'9' | b'.' | b'-' | b'+' => i += 1,
                         _ => break,
                     }
                 }
                 if i - start > 300 {
-                    return true;
+                    may_be_refused = true;
                 }
             }
             _ => i += 1,
         }
     }
-    false
+    out.push_str(&raw[run..]);
+    (out, may_be_refused)
+}
+
+/// Checks that `text` is one JSON value that strict parsers read: numbers
+/// within a double's range and no lone UTF-16 surrogates, which serde_json
+/// lets through when it only skims a value (`IgnoredAny`, `RawValue`).
+pub fn check_strict(text: &str) -> serde_json::Result<()> {
+    serde_json::from_str::<Strict>(text).map(|_| ())
 }
 
 /// Any JSON value, read fully but kept nowhere: serde_json refuses numbers
@@ -185,7 +171,7 @@ impl<'de> serde::de::Visitor<'de> for StrictVisitor {
 mod tests {
     use serde_json::Value;
 
-    use super::{check_strict, check_strict_quickly, compact, may_be_refused};
+    use super::{check_strict, compact, compact_strict, scan};
 
     /// Any JSON document: strings of any characters (quotes, backslashes,
     /// control characters, spaces, non-ASCII), numbers, nesting.
@@ -262,16 +248,17 @@ mod tests {
 
     proptest::proptest! {
         #![proptest_config(proptest::prelude::ProptestConfig::with_cases(2000))]
-        /// The quick check refuses exactly what the full check refuses.
+        /// The quick check refuses exactly what the full check refuses, and
+        /// compacts as `compact` does.
         #[test]
         fn quick_check_agrees_with_the_full_one(doc in risky_document()) {
             // Only documents serde_json reads as raw values get here.
             proptest::prop_assume!(serde_json::from_str::<&serde_json::value::RawValue>(&doc).is_ok());
-            proptest::prop_assert_eq!(
-                check_strict_quickly(&doc).is_ok(),
-                check_strict(&doc).is_ok(),
-                "{}", doc
-            );
+            let quick = compact_strict(&doc);
+            proptest::prop_assert_eq!(quick.is_ok(), check_strict(&doc).is_ok(), "{}", doc);
+            if let Ok(compacted) = quick {
+                proptest::prop_assert_eq!(compacted, compact(&doc));
+            }
         }
     }
 
@@ -286,7 +273,7 @@ mod tests {
             &"9".repeat(320),
         ] {
             assert!(check_strict(refused).is_err(), "{refused}");
-            assert!(check_strict_quickly(refused).is_err(), "{refused}");
+            assert!(compact_strict(refused).is_err(), "{refused}");
         }
         for plain in [
             "[1.5, -0.25, 1754055268.525861, 12345678901234567890]",
@@ -294,13 +281,13 @@ mod tests {
             "\"1e400\"",
             &"9".repeat(300),
         ] {
-            assert!(!may_be_refused(plain), "{plain}");
-            assert!(check_strict_quickly(plain).is_ok(), "{plain}");
+            assert!(!scan(plain).1, "{plain}");
+            assert!(compact_strict(plain).is_ok(), "{plain}");
         }
         // Flagged, then passed by the full check.
         for fine in ["1.5e3", "\"\\ud83d\\ude00\""] {
-            assert!(may_be_refused(fine), "{fine}");
-            assert!(check_strict_quickly(fine).is_ok(), "{fine}");
+            assert!(scan(fine).1, "{fine}");
+            assert!(compact_strict(fine).is_ok(), "{fine}");
         }
     }
 

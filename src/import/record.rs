@@ -7,7 +7,7 @@ use serde::Deserialize;
 use serde_json::Value;
 use serde_json::value::RawValue;
 
-use crate::domain::json::{check_strict_quickly, compact};
+use crate::domain::json::{compact, compact_strict};
 use crate::domain::{AnsweredBy, CallStatus, CallType, JsonText, Money, NewCall, timefmt};
 
 /// Largest call id imported: 2^53 - 1, the largest integer a JavaScript
@@ -81,20 +81,15 @@ pub fn parse_call(text: &str) -> Result<NewCall, String> {
     }
     // The documents are kept as raw text, which serde_json only skims: check
     // that every number and string in them is one strict clients read (a
-    // `1e400` or a lone `\ud800` broke whole list pages for them). The other
-    // fields are read as values, which serde_json checks itself; unknown
-    // ones are not kept. (The full check of every whole line was ~28% of
-    // the parsing thread's instructions; see `check_strict_quickly`.)
-    for (field, document) in [
-        ("transcript", raw.transcript),
-        ("variables", raw.variables),
-        ("evaluation", raw.evaluation),
-        ("webhook_response", raw.webhook_response),
-    ] {
-        if let Some(document) = document {
-            check_strict_quickly(document.get()).map_err(|e| not_strict(field, &e))?;
-        }
-    }
+    // `1e400` or a lone `\ud800` broke whole list pages for them), in the
+    // pass that compacts them. The other fields are read as values, which
+    // serde_json checks itself; unknown ones are not kept. (The full check of
+    // every whole line was ~28% of the parsing thread's instructions; see
+    // `compact_strict`.)
+    let transcript_doc = Stored::read("transcript", raw.transcript)?;
+    let variables_doc = Stored::read("variables", raw.variables)?;
+    let evaluation_doc = Stored::read("evaluation", raw.evaluation)?;
+    let webhook_doc = Stored::read("webhook_response", raw.webhook_response)?;
 
     // Checked in the contract's field order, so the first problem reported is
     // the first one a reader of the line meets.
@@ -125,18 +120,10 @@ pub fn parse_call(text: &str) -> Result<NewCall, String> {
     )?;
     let status = required("status", raw.status)
         .and_then(|v| one_of("status", v, CallStatus::parse, CallStatus::ALL))?;
-    let transcript = raw
-        .transcript
-        .map_or(Ok(JsonText::empty_array()), transcript)?;
-    let variables = raw
-        .variables
-        .map_or(Ok(JsonText::empty_object()), variables)?;
-    let evaluation = raw
-        .evaluation
-        .map_or(Ok(JsonText::empty_array()), evaluation)?;
-    let webhook_response = raw
-        .webhook_response
-        .map(|v| JsonText::from_trusted(compact(v.get())));
+    let transcript = transcript_doc.map_or(Ok(JsonText::empty_array()), transcript)?;
+    let variables = variables_doc.map_or(Ok(JsonText::empty_object()), variables)?;
+    let evaluation = evaluation_doc.map_or(Ok(JsonText::empty_array()), evaluation)?;
+    let webhook_response = webhook_doc.map(|doc| JsonText::from_trusted(doc.compact));
     let carrier_cost = raw
         .carrier_cost
         .map(|v| money("carrier_cost", v))
@@ -176,6 +163,21 @@ pub fn parse_call(text: &str) -> Result<NewCall, String> {
 
 fn required<'a>(field: &str, value: Option<&'a RawValue>) -> FieldResult<&'a RawValue> {
     value.ok_or_else(|| format!("{field}: is required"))
+}
+
+/// A document kept as sent: as it came, and compacted.
+struct Stored<'a> {
+    raw: &'a RawValue,
+    compact: String,
+}
+
+impl<'a> Stored<'a> {
+    /// Compacted, if strict parsers read it (see [`compact_strict`]).
+    fn read(field: &str, raw: Option<&'a RawValue>) -> FieldResult<Option<Self>> {
+        let Some(raw) = raw else { return Ok(None) };
+        let compact = compact_strict(raw.get()).map_err(|e| not_strict(field, &e))?;
+        Ok(Some(Self { raw, compact }))
+    }
 }
 
 /// "not valid JSON: number out of range in transcript": serde_json's message
@@ -309,7 +311,8 @@ impl<'de: 'a, 'a> Deserialize<'de> for RawSegment<'a> {
     }
 }
 
-fn transcript(value: &RawValue) -> FieldResult<JsonText> {
+fn transcript(doc: Stored<'_>) -> FieldResult<JsonText> {
+    let value = doc.raw;
     // One typed pass over the whole transcript; only when it fails is it read
     // again, segment by segment, to say which segment is wrong.
     let segments: Vec<RawSegment<'_>> =
@@ -347,7 +350,7 @@ fn transcript(value: &RawValue) -> FieldResult<JsonText> {
         let joined: Vec<String> = keyed.iter().map(|(_, s)| compact(s.get())).collect();
         return Ok(JsonText::from_trusted(format!("[{}]", joined.join(","))));
     }
-    Ok(JsonText::from_trusted(compact(value.get())))
+    Ok(JsonText::from_trusted(doc.compact))
 }
 
 /// Why a transcript is not an array of segment objects.
@@ -364,10 +367,10 @@ fn transcript_shape_error(value: &RawValue) -> String {
         )
 }
 
-fn variables(value: &RawValue) -> FieldResult<JsonText> {
-    let text = value.get();
+fn variables(doc: Stored<'_>) -> FieldResult<JsonText> {
+    let text = doc.raw.get();
     if text.starts_with('{') {
-        return Ok(JsonText::from_trusted(compact(text)));
+        return Ok(JsonText::from_trusted(doc.compact));
     }
     // PHP encodes an empty associative array as `[]`; read it as the empty object.
     if serde_json::from_str::<Vec<Value>>(text).is_ok_and(|v| v.is_empty()) {
@@ -395,7 +398,8 @@ fn present<'de, D: serde::Deserializer<'de>>(deserializer: D) -> Result<bool, D:
     serde::de::IgnoredAny::deserialize(deserializer).map(|_| true)
 }
 
-fn evaluation(value: &RawValue) -> FieldResult<JsonText> {
+fn evaluation(doc: Stored<'_>) -> FieldResult<JsonText> {
+    let value = doc.raw;
     let items: Vec<&RawValue> = serde_json::from_str(value.get())
         .map_err(|_| "evaluation: must be an array of results".to_owned())?;
     let is_string = |v: Option<&RawValue>| v.is_some_and(|v| v.get().starts_with('"'));
@@ -422,7 +426,7 @@ fn evaluation(value: &RawValue) -> FieldResult<JsonText> {
             return Err(format!("evaluation[{i}]: {problem}"));
         }
     }
-    Ok(JsonText::from_trusted(compact(value.get())))
+    Ok(JsonText::from_trusted(doc.compact))
 }
 
 #[cfg(test)]

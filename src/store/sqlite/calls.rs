@@ -399,22 +399,13 @@ pub fn import(
             known(&assistants, &call.assistant_name),
             known(&campaigns, &call.campaign_name),
         ) {
-            let args = [Value::Integer(call.id), Value::Integer(user_id)]
-                .into_iter()
-                .chain(write_values(call, assistant_id, campaign_id));
+            let args = import_args(call, user_id, assistant_id, campaign_id);
             if tx
                 .prepare_cached(&INSERT_NEW_SQL)?
                 .execute(params_from_iter(args))?
                 == 1
             {
-                let key = RollupKey::new(
-                    call.created_at,
-                    call.status,
-                    call.call_type,
-                    assistant_id,
-                    campaign_id,
-                );
-                deltas.add(key, 1);
+                deltas.add(import_key(call, assistant_id, campaign_id), 1);
                 outcomes.push(ImportOutcome::Inserted);
                 continue;
             }
@@ -451,17 +442,8 @@ pub fn import(
         let assistant_id = resolve("assistants", &mut assistants, &call.assistant_name)?;
         let campaign_id = resolve("campaigns", &mut campaigns, &call.campaign_name)?;
 
-        let values = write_values(call, assistant_id, campaign_id);
-        let args = [Value::Integer(call.id), Value::Integer(user_id)]
-            .into_iter()
-            .chain(values);
-        let key = RollupKey::new(
-            call.created_at,
-            call.status,
-            call.call_type,
-            assistant_id,
-            campaign_id,
-        );
+        let args = import_args(call, user_id, assistant_id, campaign_id);
+        let key = import_key(call, assistant_id, campaign_id);
         let outcome = match existing {
             None => {
                 tx.prepare_cached(&INSERT_SQL)?
@@ -485,6 +467,29 @@ pub fn import(
     apply_deltas(&tx, user_id, deltas)?;
     tx.commit()?;
     Ok(outcomes)
+}
+
+/// An imported call's parameters for [`INSERT_SQL`] and [`UPDATE_SQL`].
+fn import_args(
+    call: &NewCall,
+    user_id: i64,
+    assistant_id: Option<i64>,
+    campaign_id: Option<i64>,
+) -> impl Iterator<Item = Value> {
+    [Value::Integer(call.id), Value::Integer(user_id)]
+        .into_iter()
+        .chain(write_values(call, assistant_id, campaign_id))
+}
+
+/// Where an imported call counts in the rollups.
+fn import_key(call: &NewCall, assistant_id: Option<i64>, campaign_id: Option<i64>) -> RollupKey {
+    RollupKey::new(
+        call.created_at,
+        call.status,
+        call.call_type,
+        assistant_id,
+        campaign_id,
+    )
 }
 
 /// Deletes a call of the user, keeping the rollups exact; false when there is none.

@@ -40,12 +40,7 @@ pub async fn require_token(
     next: Next,
 ) -> Result<Response, ApiError> {
     let token = bearer_token(request.headers()).ok_or(ApiError::Unauthenticated)?;
-    let hash = crate::token::hash(token);
-    let principal = state
-        .store
-        .authenticate(hash, now_unix())
-        .await?
-        .ok_or(ApiError::Unauthenticated)?;
+    let principal = principal_of(&state, crate::token::hash(token)).await?;
     let user_id = principal.user_id;
     let quota = admit(&state.limiter, user_id)?;
     let reads_only = matches!(*request.method(), Method::GET | Method::HEAD);
@@ -114,12 +109,17 @@ pub async fn require_token_or_defer(
 /// Checks a [`Bearer`] on its own, for a handler that must refuse a request
 /// before it reads anything (a malformed query: 401 still comes before 422).
 pub async fn check(state: &AppState, bearer: Bearer) -> Result<Quota, ApiError> {
-    let principal = state
-        .store
-        .authenticate(bearer.0, now_unix())
-        .await?
-        .ok_or(ApiError::Unauthenticated)?;
+    let principal = principal_of(state, bearer.0).await?;
     admit(&state.limiter, principal.user_id)
+}
+
+/// Who an active token with this hash speaks for; 401 for any other.
+async fn principal_of(state: &AppState, hash: [u8; 32]) -> Result<Principal, ApiError> {
+    state
+        .store
+        .authenticate(hash, now_unix())
+        .await?
+        .ok_or(ApiError::Unauthenticated)
 }
 
 /// A [`Bearer`] checked by the store inside a read: the store hands the

@@ -45,13 +45,20 @@ impl Demo {
 /// Seeds the demo on an empty database. On a database that has data it adds
 /// nothing: it reuses the demo user and calls if they are there (with a fresh
 /// token, since only hashes of the old ones exist), and otherwise just says so.
+///
+/// Whether the demo user exists and whether anyone else does are read from one
+/// snapshot (one list of the users): with two reads, a node started next to
+/// another could miss the demo user in the first, see it in the second and
+/// take it for someone else's data (it then printed no token).
 pub async fn ensure(store: &dyn Store) -> anyhow::Result<Demo> {
-    let (user, note) = match store.find_user_by_email(DEMO_EMAIL).await? {
+    let users = store.list_users().await?;
+    let demo_user = users.iter().find(|user| user.email == DEMO_EMAIL).cloned();
+    let (user, note) = match demo_user {
         Some(user) => (
             user,
             Some("reusing the demo data already in this database".to_owned()),
         ),
-        None if !store.list_users().await?.is_empty() => {
+        None if !users.is_empty() => {
             return Ok(Demo {
                 user: None,
                 token: None,

@@ -6,7 +6,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::json;
 
-use crate::helpers::{STATUSES, TYPES, TestApp, call, send};
+use crate::helpers::{STATUSES, TYPES, TestApp, call, http_client, send};
 
 fn callbase(database_url: &str, args: &[&str]) -> Command {
     let mut command = Command::new(env!("CARGO_BIN_EXE_callbase"));
@@ -200,34 +200,68 @@ async fn import_command(app: TestApp) {
     );
 }
 
+/// A `callbase serve` child process, killed if the test ends (or panics)
+/// before [`stop`] stopped it: a failed test must not leave a server behind,
+/// nor a reader of its output blocking the test runtime's shutdown.
+struct Server(std::process::Child);
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        if let Ok(None) = self.0.try_wait() {
+            let _ = self.0.kill();
+            let _ = self.0.wait();
+        }
+    }
+}
+
 /// Starts `serve --demo` and reads what it prints up to the curl line; the
 /// rest of its output is drained, as a terminal would, until it exits.
-async fn start_demo(url: &str, stderr: Stdio) -> (std::process::Child, Vec<String>) {
-    let mut child = callbase(url, &["serve", "--demo", "--listen", "127.0.0.1:0"])
+async fn start_demo(url: &str, stderr: Stdio) -> (Server, Vec<String>) {
+    let child = callbase(url, &["serve", "--demo", "--listen", "127.0.0.1:0"])
         .stdout(Stdio::piped())
         .stderr(stderr)
         .spawn()
         .expect("spawn");
-    let stdout = child.stdout.take().expect("stdout");
-    let printed = tokio::task::spawn_blocking(move || {
-        let mut lines = Vec::new();
+    let (server, printed) = read_until(Server(child), |line| line.contains("curl ")).await;
+    assert!(
+        printed.last().is_some_and(|l| l.contains("curl ")),
+        "serve --demo printed no curl line: {printed:?}"
+    );
+    (server, printed)
+}
+
+/// The lines `server` prints up to the first that `last` accepts, or up to
+/// its exit; the rest of its output is drained, as a terminal would. A server
+/// that prints neither within 60 s is killed and the test fails, showing
+/// what it printed (without the kill, the blocked reader would keep the test
+/// runtime from shutting down: the test would hang instead of failing).
+async fn read_until(mut server: Server, last: fn(&str) -> bool) -> (Server, Vec<String>) {
+    let stdout = server.0.stdout.take().expect("stdout");
+    let (sender, mut lines) = tokio::sync::mpsc::unbounded_channel();
+    std::thread::spawn(move || {
         let mut reader = BufReader::new(stdout).lines();
-        for line in reader.by_ref() {
-            let line = line.expect("line");
-            let done = line.contains("curl ");
-            lines.push(line);
+        for line in reader.by_ref().map_while(Result::ok) {
+            let done = last(&line);
+            let _ = sender.send(line);
             if done {
                 break;
             }
         }
-        std::thread::spawn(move || reader.for_each(drop));
-        lines
+        drop(sender);
+        reader.for_each(drop);
     });
-    let printed = tokio::time::timeout(Duration::from_secs(60), printed)
-        .await
-        .expect("demo printed in time")
-        .expect("reader");
-    (child, printed)
+    let mut printed = Vec::new();
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
+    loop {
+        match tokio::time::timeout_at(deadline, lines.recv()).await {
+            Ok(Some(line)) => printed.push(line),
+            Ok(None) => return (server, printed),
+            Err(_) => {
+                drop(server);
+                panic!("serve printed nothing more for 60 s: {printed:?}");
+            }
+        }
+    }
 }
 
 /// The token and the URL of the curl command a demo start printed.
@@ -249,7 +283,7 @@ fn demo_access(printed: &[String]) -> (String, String) {
 /// the other reuses it; both serve with working tokens.
 async fn demo_on_two_nodes_at_once(app: TestApp) {
     let url = app.database_url.clone();
-    let ((mut first, a), (mut second, b)) = tokio::join!(
+    let ((first, a), (second, b)) = tokio::join!(
         start_demo(&url, Stdio::null()),
         start_demo(&url, Stdio::null())
     );
@@ -257,7 +291,7 @@ async fn demo_on_two_nodes_at_once(app: TestApp) {
         let (token, target) = demo_access(printed);
         let base = target.split("/api/").next().expect("base").to_owned();
         let all = send(
-            reqwest::Client::new()
+            http_client()
                 .get(format!("{base}/api/user/calls"))
                 .bearer_auth(&token),
         )
@@ -266,12 +300,8 @@ async fn demo_on_two_nodes_at_once(app: TestApp) {
     }
     let users = stdout(&run(&url, &["users", "list"]));
     assert_eq!(users.matches("demo@callbase.local").count(), 1, "{users}");
-    for child in [&mut first, &mut second] {
-        let _ = Command::new("kill")
-            .args(["-TERM", &child.id().to_string()])
-            .status();
-        let _ = child.wait();
-    }
+    stop(first).await;
+    stop(second).await;
 }
 
 /// `serve --demo` from the binary: token printed, the curl works, every
@@ -279,7 +309,7 @@ async fn demo_on_two_nodes_at_once(app: TestApp) {
 async fn serve_demo_end_to_end(app: TestApp) {
     // The test server's fresh database, used here by the binary only.
     let url = app.database_url.clone();
-    let client = reqwest::Client::new();
+    let client = http_client();
 
     for round in 0..2 {
         let (child, printed) = start_demo(&url, Stdio::null()).await;
@@ -327,7 +357,8 @@ async fn serve_demo_end_to_end(app: TestApp) {
 }
 
 /// Sends SIGTERM and waits (bounded) for a graceful exit.
-async fn stop(mut child: std::process::Child) {
+async fn stop(mut server: Server) {
+    let child = &mut server.0;
     let pid = child.id().to_string();
     assert!(
         Command::new("kill")
@@ -351,7 +382,7 @@ async fn stop(mut child: std::process::Child) {
 /// and never the token or the query string (it can hold phone numbers).
 async fn request_log_lines(app: TestApp) {
     let url = app.database_url.clone();
-    let client = reqwest::Client::new();
+    let client = http_client();
     let dir = tempfile::tempdir().expect("dir");
     let log_path = dir.path().join("stderr.log");
     let log = std::fs::File::create(&log_path).expect("log file");
@@ -457,34 +488,25 @@ async fn demo_leaves_a_used_database_alone(app: TestApp) {
         .status
         .success()
     );
-    let mut child = callbase(&url, &["serve", "--demo", "--listen", "127.0.0.1:0"])
+    let child = callbase(&url, &["serve", "--demo", "--listen", "127.0.0.1:0"])
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
         .spawn()
         .expect("spawn");
-    let pipe = child.stdout.take().expect("stdout");
-    let note = tokio::task::spawn_blocking(move || {
-        let mut reader = BufReader::new(pipe).lines();
-        let note = reader
-            .by_ref()
-            .map_while(Result::ok)
-            .find(|l| l.contains("no demo data"));
-        std::thread::spawn(move || reader.for_each(drop));
-        note
-    });
-    let note = tokio::time::timeout(Duration::from_secs(30), note)
-        .await
-        .expect("in time")
-        .expect("reader");
-    assert!(note.is_some(), "explains why no demo data was added");
+    let (mut server, printed) =
+        read_until(Server(child), |line| line.contains("no demo data")).await;
+    assert!(
+        printed.last().is_some_and(|l| l.contains("no demo data")),
+        "explains why no demo data was added: {printed:?}"
+    );
     // Still serving: a user and a token work.
     let users = stdout(&run(&url, &["users", "list"]));
     assert!(!users.contains("demo@callbase.local"), "{users}");
-    assert!(child.try_wait().expect("wait").is_none(), "still running");
-    let _ = Command::new("kill")
-        .args(["-TERM", &child.id().to_string()])
-        .status();
-    let _ = child.wait();
+    assert!(
+        server.0.try_wait().expect("wait").is_none(),
+        "still running"
+    );
+    stop(server).await;
 }
 
 async fn scopes_assistants_and_campaigns(app: TestApp) {

@@ -281,7 +281,7 @@ pub async fn spawn_on(
         store,
         backend,
         database_url: database.url.clone(),
-        client: reqwest::Client::new(),
+        client: http_client(),
         shutdown: Some(tx),
         server: Some(server),
         database: Some(database),
@@ -513,6 +513,15 @@ impl Drop for TestApp {
             server.abort();
         }
     }
+}
+
+/// The tests' HTTP client: a server that stops answering fails the test
+/// after a minute instead of hanging it.
+pub fn http_client() -> reqwest::Client {
+    reqwest::Client::builder()
+        .timeout(std::time::Duration::from_secs(60))
+        .build()
+        .expect("HTTP client")
 }
 
 /// Sends a request and reads the answer, asserting the body is JSON.

@@ -45,15 +45,38 @@ impl Placeholder {
     }
 }
 
-/// `column op value` conditions joined with `AND`.
+/// The phone index's second column: the 30-day period a call falls in,
+/// counted from 0000-01-01 (the earliest time callbase takes), so that it
+/// never goes negative and integer division floors on both backends.
+/// Periods start at UTC midnights: the offset and the period are whole days.
+///
+/// Calls arrive in time order (live calls now, imports mostly oldest first),
+/// so an index led by the period takes each new entry in the current
+/// period's part. Led by the number itself, every call went to a random
+/// place among all of the tenant's numbers: an import batch of 5,000 calls
+/// rewrote nearly every page of that index (importing the 400k-call tenant:
+/// 8.3 s with it, 6.2 s without any phone index, 5.9 s with this one).
+macro_rules! phone_period {
+    () => {
+        "(created_at + 62167219200) / 2592000"
+    };
+}
+pub const PHONE_PERIOD: &str = phone_period!();
+
+/// [`PHONE_PERIOD`] of the calls of a `call_days` row: its `day` plus the
+/// days from 0000-01-01 to 1970-01-01, in periods of 30 days.
+const PHONE_PERIOD_OF_DAY: &str = "(day + 719528) / 30";
+
+/// `column op value` conditions joined with `AND`; a condition may go on
+/// after its value (a subquery's closing parenthesis).
 #[derive(Debug, Clone, Default)]
 pub struct Conditions {
-    parts: Vec<(String, SqlValue)>,
+    parts: Vec<(String, SqlValue, &'static str)>,
 }
 
 impl Conditions {
     fn push(&mut self, column_op: &str, value: SqlValue) {
-        self.parts.push((column_op.to_owned(), value));
+        self.parts.push((column_op.to_owned(), value, ""));
     }
 
     /// The `WHERE` body, numbering placeholders from `first`. PostgreSQL gets
@@ -62,20 +85,20 @@ impl Conditions {
         self.parts
             .iter()
             .enumerate()
-            .map(|(i, (column_op, value))| {
+            .map(|(i, (column_op, value, after))| {
                 let cast = match (style, value) {
                     (Placeholder::Question, _) => "",
                     (Placeholder::Dollar, SqlValue::Int(_)) => "::bigint",
                     (Placeholder::Dollar, SqlValue::Text(_)) => "::text",
                 };
-                format!("{column_op} {}{cast}", style.nth(first + i))
+                format!("{column_op} {}{cast}{after}", style.nth(first + i))
             })
             .collect::<Vec<_>>()
             .join(" AND ")
     }
 
     pub fn values(&self) -> impl Iterator<Item = &SqlValue> {
-        self.parts.iter().map(|(_, v)| v)
+        self.parts.iter().map(|(_, v, _)| v)
     }
 
     /// The conditions on `calls` for a list: every filter, dates on `created_at`.
@@ -84,6 +107,15 @@ impl Conditions {
         c.push("user_id =", SqlValue::Int(user_id));
         c.dimensions(filter);
         if let Some(phone) = &filter.phone_number {
+            // The phone index is searched once per period the user has calls
+            // in (the `call_days` rollup knows which), then by the number.
+            c.parts.push((
+                format!(
+                    "{PHONE_PERIOD} IN (SELECT {PHONE_PERIOD_OF_DAY} FROM call_days WHERE user_id ="
+                ),
+                SqlValue::Int(user_id),
+                ")",
+            ));
             c.push("client_phone_key =", SqlValue::Text(phone.clone()));
         }
         if let Some(from) = filter.created_from {
@@ -185,6 +217,22 @@ pub fn total_query(user_id: i64, filter: &CallFilter, style: Placeholder) -> Cou
             conditions.render(style, 1)
         ),
         values: conditions.values().cloned().collect(),
+    }
+}
+
+/// The order of a list: newest first. With a phone filter the page comes
+/// from the phone index, one period after the other; ordering by the period
+/// first (which grows with `created_at`, so the order is the same) lets
+/// SQLite read the periods newest first instead of sorting what it found.
+pub fn page_order(filter: &CallFilter) -> &'static str {
+    if filter.phone_number.is_some() {
+        concat!(
+            "ORDER BY ",
+            phone_period!(),
+            " DESC, created_at DESC, id DESC"
+        )
+    } else {
+        "ORDER BY created_at DESC, id DESC"
     }
 }
 

@@ -13,11 +13,15 @@ const CAMPAIGNS: [Option<&str>; 3] = [Some("X"), None, Some("Y")];
 /// 2024-03-01T00:00:00Z
 const T0: i64 = 1_709_251_200;
 
-/// One generated call: (id, status, type, assistant, campaign, seconds after T0).
-type Spec = (i64, usize, usize, usize, usize, i64);
+/// Client numbers, as sent and as the `phone_number` filter's key.
+const PHONES: [Option<&str>; 3] = [Some("+4915112345678"), Some("+4930123456"), None];
+
+/// One generated call: (id, status, type, assistant, campaign, seconds after
+/// T0, client number).
+type Spec = (i64, usize, usize, usize, usize, i64, usize);
 
 fn to_call(spec: &Spec) -> Value {
-    let (id, status, kind, assistant, campaign, at) = *spec;
+    let (id, status, kind, assistant, campaign, at, phone) = *spec;
     call(
         id,
         json!({
@@ -25,6 +29,7 @@ fn to_call(spec: &Spec) -> Value {
             "type": TYPES[kind],
             "assistant_name": ASSISTANTS[assistant],
             "campaign_name": CAMPAIGNS[campaign],
+            "client_phone_number": PHONES[phone],
             "created_at": callbase::domain::timefmt::format_rfc3339(T0 + at),
         }),
     )
@@ -45,7 +50,15 @@ fn spec() -> impl Strategy<Value = Spec> {
         0..3usize,
         0..3usize,
         0..3usize,
-        prop_oneof![0..4 * 86_400i64, (0..4i64).prop_map(|d| d * 86_400 - 1)],
+        prop_oneof![
+            4 => 0..4 * 86_400i64,
+            2 => (0..4i64).prop_map(|d| d * 86_400 - 1),
+            // Months and years away (the phone index goes by 30-day periods),
+            // and around 1970, where Unix times turn negative.
+            1 => -400 * 86_400..400 * 86_400i64,
+            1 => -T0 - 60 * 86_400..-T0 + 60 * 86_400,
+        ],
+        0..3usize,
     )
 }
 
@@ -63,6 +76,29 @@ fn queries(assistant_ids: &[i64], campaign_ids: &[i64]) -> Vec<(String, String)>
     let statuses = [None, Some(5usize), Some(0)];
     let kinds = [None, Some(1usize)];
     let days = [None, Some((0, 0)), Some((1, 3)), Some((-1, 1))];
+    let day = |d: i64| callbase::domain::timefmt::format_rfc3339(T0 + d * 86_400)[..10].to_owned();
+    // The phone filter (its own index) alone, with a status, with dates.
+    for phone in PHONES.iter().flatten() {
+        for status in statuses {
+            for range in days {
+                let mut query = vec![format!("phone_number={}", phone.replace('+', "%2B"))];
+                let mut sql = vec![format!("client_phone_key = '{phone}'")];
+                if let Some(s) = status {
+                    query.push(format!("status={}", STATUSES[s]));
+                    sql.push(format!("status = {}", s + 1));
+                }
+                if let Some((from, to)) = range {
+                    query.push(format!("date_from={}&date_to={}", day(from), day(to)));
+                    sql.push(format!(
+                        "created_at >= {} AND created_at <= {}",
+                        T0 + from * 86_400,
+                        T0 + to * 86_400 + 86_399
+                    ));
+                }
+                out.push((query.join("&"), sql.join(" AND ")));
+            }
+        }
+    }
     for status in statuses {
         for kind in kinds {
             for assistant in [None]
@@ -93,10 +129,6 @@ fn queries(assistant_ids: &[i64], campaign_ids: &[i64]) -> Vec<(String, String)>
                             sql.push(format!("campaign_id = {c}"));
                         }
                         if let Some((from, to)) = range {
-                            let day = |d: i64| {
-                                callbase::domain::timefmt::format_rfc3339(T0 + d * 86_400)[..10]
-                                    .to_owned()
-                            };
                             query.push(format!("date_from={}&date_to={}", day(from), day(to)));
                             sql.push(format!(
                                 "created_at >= {} AND created_at <= {}",
@@ -216,7 +248,9 @@ proptest! {
 /// with and without filters, across day boundaries.
 async fn deep_pages_equal_plain_sql(app: TestApp) {
     let (user, token) = app.user("deep@example.com").await;
-    // 3,000 calls over 6 days, several per second, every dimension varied.
+    // 3,000 calls over 6 days, several per second, every dimension varied;
+    // then 600 calls of one number over 400 days (the phone index goes by
+    // 30-day periods: its pages are read period by period).
     let calls: Vec<Value> = (0..3000i64)
         .map(|i| {
             let spec: Spec = (
@@ -226,9 +260,14 @@ async fn deep_pages_equal_plain_sql(app: TestApp) {
                 (i % 5 % 3) as usize,
                 (i % 4 % 3) as usize,
                 (i * 173) % (6 * 86_400),
+                (i % 3) as usize,
             );
             to_call(&spec)
         })
+        .chain((0..600i64).map(|i| {
+            let at = (i * 57_601) % (400 * 86_400) - 200 * 86_400;
+            to_call(&(3001 + i, (i % 7) as usize, 0, 0, 0, at, 0))
+        }))
         .collect();
     for chunk in calls.chunks(1000) {
         app.import(&user, chunk).await;
@@ -253,6 +292,17 @@ async fn deep_pages_equal_plain_sql(app: TestApp) {
         (
             "status=completed&type=inbound&date_from=2024-03-02".to_owned(),
             format!("status = 6 AND type = 1 AND created_at >= {}", T0 + 86_400),
+        ),
+        (
+            "phone_number=%2B4915112345678".to_owned(),
+            "client_phone_key = '+4915112345678'".to_owned(),
+        ),
+        (
+            "phone_number=%2B4915112345678&status=completed&date_to=2024-03-03".to_owned(),
+            format!(
+                "client_phone_key = '+4915112345678' AND status = 6 AND created_at <= {}",
+                T0 + 3 * 86_400 - 1
+            ),
         ),
     ];
     for (query, condition) in filters {

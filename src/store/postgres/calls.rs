@@ -201,7 +201,8 @@ pub async fn list_rows(
     values.push(SqlValue::Int(to_i64(limit)));
     values.push(SqlValue::Int(to_i64(start.offset)));
     page_sql.push_str(&format!(
-        " ORDER BY created_at DESC, id DESC LIMIT ${}::bigint OFFSET ${}::bigint",
+        " {} LIMIT ${}::bigint OFFSET ${}::bigint",
+        counts::page_order(filter),
         values.len() - 1,
         values.len()
     ));

@@ -306,7 +306,8 @@ fn page_query(
         // CAST: with a bare parameter as LIMIT, SQLite plans with its value and
         // recompiles the statement at every bind (seen as sqlite3Reprepare in
         // the profile, a fifth of a list request).
-        " ORDER BY created_at DESC, id DESC LIMIT CAST(?{} AS INTEGER) OFFSET ?{}",
+        " {} LIMIT CAST(?{} AS INTEGER) OFFSET ?{}",
+        counts::page_order(filter),
         args.len() - 1,
         args.len()
     ));

@@ -29,6 +29,11 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         "user_totals",
         include_str!("migrations/0006_user_totals.sql"),
     ),
+    (
+        7,
+        "phone_index_by_period",
+        include_str!("migrations/0007_phone_index_by_period.sql"),
+    ),
 ];
 
 /// Applies every migration newer than the database, all in one transaction.

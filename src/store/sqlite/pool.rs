@@ -4,7 +4,8 @@
 //! connection behind an async mutex queues them fairly instead of letting
 //! connections spin in SQLite's busy handler, and writes run on tokio's
 //! blocking threads because they may wait for a lock. Reads run in parallel
-//! (WAL) on the calling thread; see [`Pool::read`].
+//! (WAL) on the calling thread; see [`Pool::read`]. A thread of the pool's
+//! own copies the WAL into the database (see [`Checkpointer`]).
 
 use std::cell::RefCell;
 use std::collections::HashMap;
@@ -12,6 +13,7 @@ use std::collections::hash_map::Entry;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::mpsc::{SyncSender, TrySendError};
 
 use anyhow::Context;
 use rusqlite::{Connection, OpenFlags};
@@ -31,11 +33,144 @@ pub struct Pool {
     id: u64,
     path: PathBuf,
     writer: Arc<tokio::sync::Mutex<Option<Connection>>>,
+    checkpointer: Checkpointer,
+    wal_limits: WalLimits,
+}
+
+/// When the WAL is copied into the database, in frames (pages).
+#[derive(Debug, Clone, Copy)]
+struct WalLimits {
+    /// Frames not yet copied after which the writer asks the checkpointer
+    /// to copy them.
+    checkpoint_after: i64,
+    /// WAL size at which the writer waits for the checkpointer to catch up
+    /// before it goes on. A WAL starts again from its beginning only at a
+    /// write that finds every frame copied; while writes follow each other
+    /// without a pause (an import), that takes a wait now and then, or the
+    /// WAL would grow for as long as they go on.
+    wait_at: i64,
+}
+
+/// 1,000 frames of 16 KiB pages (16 MiB; SQLite's own automatic checkpoint
+/// comes at 1,000 pages too), and a WAL of at most 128 MiB plus one
+/// transaction.
+const WAL_LIMITS: WalLimits = WalLimits {
+    checkpoint_after: 1_000,
+    wait_at: 8_000,
+};
+
+/// A request to the checkpointer, with where to say that it is done.
+type CheckpointRequest = Option<SyncSender<()>>;
+
+/// Copies the WAL into the database on a thread of its own, so that the
+/// writer does not: a checkpoint copies tens of MiB and waits for two
+/// `fsync`s, which stalled the writer every 4,000 pages written (see
+/// docs/PERFORMANCE.md, step 34). Dropping it ends the thread, which closes
+/// its connection.
+struct Checkpointer {
+    requests: Option<SyncSender<CheckpointRequest>>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl Checkpointer {
+    fn start(path: &Path) -> anyhow::Result<Self> {
+        // One request waiting is enough: a checkpoint copies every frame
+        // committed before it starts.
+        let (requests, queue) = std::sync::mpsc::sync_channel::<CheckpointRequest>(1);
+        let path = path.to_owned();
+        let thread = std::thread::Builder::new()
+            .name("sqlite-checkpoint".into())
+            .spawn(move || {
+                let mut conn = None;
+                // Ends when every sender is gone (the pool is dropped).
+                for done in queue {
+                    if let Err(err) = checkpoint(&path, &mut conn) {
+                        tracing::warn!(error = %err, "WAL checkpoint failed; the next write asks again");
+                        conn = None;
+                    }
+                    if let Some(done) = done {
+                        let _ = done.send(());
+                    }
+                }
+            })?;
+        Ok(Self {
+            requests: Some(requests),
+            thread: Some(thread),
+        })
+    }
+}
+
+impl Drop for Checkpointer {
+    fn drop(&mut self) {
+        self.requests = None;
+        if let Some(thread) = self.thread.take() {
+            let _ = thread.join();
+        }
+    }
+}
+
+/// After a write on `conn` (the writer): asks the checkpointer for a
+/// checkpoint once enough frames wait to be copied, and waits for one once
+/// the WAL is at its limit. Were the checkpointer gone, the writer would
+/// checkpoint itself.
+fn after_write(conn: &Connection, checkpointer: &SyncSender<CheckpointRequest>, limits: WalLimits) {
+    // NOOP only reads the WAL's counters.
+    let counters = conn
+        .prepare_cached("PRAGMA wal_checkpoint(NOOP)")
+        .and_then(|mut stmt| {
+            stmt.query_row([], |row| Ok((row.get::<_, i64>(1)?, row.get::<_, i64>(2)?)))
+        });
+    let (frames, copied) = match counters {
+        Ok(counters) => counters,
+        Err(err) => {
+            tracing::warn!(error = %err, "cannot read the WAL's size");
+            return;
+        }
+    };
+    let handed_over = if frames >= limits.wait_at && copied < frames {
+        let (done, finished) = std::sync::mpsc::sync_channel(1);
+        checkpointer.send(Some(done)).is_ok() && finished.recv().is_ok()
+    } else if frames - copied >= limits.checkpoint_after {
+        // Full: one is asked for already.
+        !matches!(
+            checkpointer.try_send(None),
+            Err(TrySendError::Disconnected(_))
+        )
+    } else {
+        true
+    };
+    if !handed_over
+        && let Err(err) = conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(()))
+    {
+        tracing::warn!(error = %err, "WAL checkpoint failed; the next write tries again");
+    }
+}
+
+/// A passive checkpoint (it never waits for readers or the writer) on the
+/// checkpointer's own connection, opened on first use.
+fn checkpoint(path: &Path, conn: &mut Option<Connection>) -> anyhow::Result<()> {
+    let conn = match conn {
+        Some(conn) => conn,
+        None => {
+            let opened =
+                Connection::open(path).with_context(|| format!("opening {}", path.display()))?;
+            // A checkpoint's `fsync`s follow its connection's setting.
+            opened.pragma_update(None, "synchronous", "NORMAL")?;
+            configure(&opened)?;
+            conn.insert(opened)
+        }
+    };
+    conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(()))?;
+    Ok(())
 }
 
 impl Pool {
     /// Opens the writer at once (creating the file) so that start-up fails fast.
     pub async fn open(path: &Path) -> anyhow::Result<Self> {
+        Self::open_with(path, WAL_LIMITS).await
+    }
+
+    async fn open_with(path: &Path, wal_limits: WalLimits) -> anyhow::Result<Self> {
         let path = path.to_owned();
         let writer = {
             let path = path.clone();
@@ -43,6 +178,8 @@ impl Pool {
         };
         Ok(Self {
             id: NEXT_POOL_ID.fetch_add(1, Ordering::Relaxed),
+            checkpointer: Checkpointer::start(&path)?,
+            wal_limits,
             path,
             writer: Arc::new(tokio::sync::Mutex::new(Some(writer))),
         })
@@ -56,6 +193,8 @@ impl Pool {
     {
         let mut guard = self.writer.clone().lock_owned().await;
         let path = self.path.clone();
+        let checkpointer = self.checkpointer.requests.clone();
+        let wal_limits = self.wal_limits;
         tokio::task::spawn_blocking(move || {
             // A connection lost to a panic in `f` is reopened on the next write.
             let mut conn = match guard.take() {
@@ -63,6 +202,9 @@ impl Pool {
                 None => open_writer(&path)?,
             };
             let result = f(&mut conn);
+            if let Some(checkpointer) = &checkpointer {
+                after_write(&conn, checkpointer, wal_limits);
+            }
             *guard = Some(conn);
             result
         })
@@ -106,10 +248,9 @@ fn open_writer(path: &Path) -> anyhow::Result<Connection> {
     // 64 MiB of page cache: imports touch the table and six indexes; with the
     // default 2 MiB the writer re-read pages from the OS on every batch.
     conn.pragma_update(None, "cache_size", -65_536)?;
-    // Checkpoint at 64 MiB of WAL instead of SQLite's 16 MiB (1,000 pages): a
-    // page written by several commits in between is copied into the database
-    // once. Importing 400k calls in batches of 5,000: 7.7 s -> 6.5 s.
-    conn.pragma_update(None, "wal_autocheckpoint", 4_000)?;
+    // The pool's checkpointer copies the WAL into the database, not the
+    // writer (see `Checkpointer`).
+    conn.pragma_update(None, "wal_autocheckpoint", 0)?;
     // ... and the WAL file is cut back to that size after a checkpoint
     // instead of keeping its largest size.
     conn.pragma_update(None, "journal_size_limit", 64 * 1024 * 1024)?;
@@ -156,4 +297,68 @@ fn configure(conn: &Connection) -> anyhow::Result<()> {
     conn.pragma_update(None, "foreign_keys", "ON")?;
     conn.set_prepared_statement_cache_capacity(64);
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The WAL's size in frames and the frames copied into the database.
+    async fn wal(pool: &Pool) -> (i64, i64) {
+        pool.write(|conn| {
+            Ok(conn.query_row("PRAGMA wal_checkpoint(NOOP)", [], |r| {
+                Ok((r.get(1)?, r.get(2)?))
+            })?)
+        })
+        .await
+        .expect("counters")
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn the_checkpointer_copies_the_wal_and_keeps_it_bounded() {
+        let dir = tempfile::tempdir().expect("dir");
+        let path = dir.path().join("wal.db");
+        let limits = WalLimits {
+            checkpoint_after: 40,
+            wait_at: 200,
+        };
+        let pool = Pool::open_with(&path, limits).await.expect("open");
+        pool.write(|conn| Ok(conn.execute_batch("CREATE TABLE t (b BLOB NOT NULL)")?))
+            .await
+            .expect("table");
+        let (mut largest, mut copied_any) = (0, false);
+        for _ in 0..30 {
+            // 60 rows of one 16 KiB page each: 60 frames a transaction.
+            pool.write(|conn| {
+                let tx = conn.transaction()?;
+                for _ in 0..60 {
+                    tx.execute("INSERT INTO t VALUES (zeroblob(15000))", [])?;
+                }
+                tx.commit()?;
+                Ok(())
+            })
+            .await
+            .expect("insert");
+            let (frames, copied) = wal(&pool).await;
+            largest = largest.max(frames);
+            copied_any |= copied > 0;
+        }
+        // 1,800 frames written: without checkpoints the WAL would hold them
+        // all (the writer's automatic checkpoint is off).
+        assert!(copied_any, "the checkpointer copied frames");
+        assert!(
+            largest <= limits.wait_at + 60 + 1,
+            "WAL reached {largest} frames"
+        );
+        let rows = pool
+            .read(|conn| Ok(conn.query_row("SELECT count(*) FROM t", [], |r| r.get::<_, i64>(0))?))
+            .await
+            .expect("count");
+        assert_eq!(rows, 1_800);
+        // Dropped, the pool closes the checkpointer's connection as well: the
+        // last connection to close copies what is left and removes the WAL.
+        READERS.with(|readers| readers.borrow_mut().remove(&pool.id));
+        drop(pool);
+        assert!(!dir.path().join("wal.db-wal").exists(), "WAL left behind");
+    }
 }

@@ -84,13 +84,23 @@ impl Checkpointer {
                 let mut conn = None;
                 // Ends when every sender is gone (the pool is dropped).
                 for done in queue {
-                    if let Err(err) = checkpoint(&path, &mut conn) {
+                    if let Err(err) = checkpoint(&path, &mut conn, Mode::Passive) {
                         tracing::warn!(error = %err, "WAL checkpoint failed; the next write asks again");
                         conn = None;
                     }
                     if let Some(done) = done {
                         let _ = done.send(());
                     }
+                }
+                // The pool is gone: copy what is left and empty the WAL, so
+                // that the next process to open the database has no WAL to
+                // read back (~0.1 s for 64 MiB). SQLite's last connection
+                // does that on closing, but here the last to close are the
+                // read-only connections of the worker threads, which cannot.
+                // With another process using the database it gives up at
+                // once (no busy wait) and the WAL stays as it is.
+                if let Err(err) = checkpoint(&path, &mut conn, Mode::Truncate) {
+                    tracing::debug!(error = %err, "the WAL stays: the database is in use");
                 }
             })?;
         Ok(Self {
@@ -146,9 +156,18 @@ fn after_write(conn: &Connection, checkpointer: &SyncSender<CheckpointRequest>, 
     }
 }
 
-/// A passive checkpoint (it never waits for readers or the writer) on the
-/// checkpointer's own connection, opened on first use.
-fn checkpoint(path: &Path, conn: &mut Option<Connection>) -> anyhow::Result<()> {
+/// How far a checkpoint goes.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Mode {
+    /// Copies what it can without waiting for readers or the writer.
+    Passive,
+    /// Copies everything and truncates the WAL to nothing, if no other
+    /// connection is using the database at that moment (it does not wait).
+    Truncate,
+}
+
+/// A checkpoint on the checkpointer's own connection, opened on first use.
+fn checkpoint(path: &Path, conn: &mut Option<Connection>, mode: Mode) -> anyhow::Result<()> {
     let conn = match conn {
         Some(conn) => conn,
         None => {
@@ -160,7 +179,14 @@ fn checkpoint(path: &Path, conn: &mut Option<Connection>) -> anyhow::Result<()> 
             conn.insert(opened)
         }
     };
-    conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(()))?;
+    match mode {
+        Mode::Passive => conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(()))?,
+        Mode::Truncate => {
+            conn.busy_timeout(std::time::Duration::ZERO)?;
+            let busy: i64 = conn.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |r| r.get(0))?;
+            anyhow::ensure!(busy == 0, "the WAL could not be truncated");
+        }
+    }
     Ok(())
 }
 
@@ -355,10 +381,11 @@ mod tests {
             .await
             .expect("count");
         assert_eq!(rows, 1_800);
-        // Dropped, the pool closes the checkpointer's connection as well: the
-        // last connection to close copies what is left and removes the WAL.
-        READERS.with(|readers| readers.borrow_mut().remove(&pool.id));
+        // Dropped, the pool copies what is left and empties the WAL, even
+        // with this thread's read-only connection still open (it closes
+        // with the thread, and could not checkpoint on closing).
         drop(pool);
-        assert!(!dir.path().join("wal.db-wal").exists(), "WAL left behind");
+        let left = std::fs::metadata(dir.path().join("wal.db-wal")).map_or(0, |m| m.len());
+        assert_eq!(left, 0, "WAL left behind");
     }
 }

@@ -70,73 +70,76 @@ fn ops() -> impl Strategy<Value = Vec<Op>> {
     proptest::collection::vec(op, 1..10)
 }
 
-/// Every filter combination over the rollup dimensions and dates, one user's view.
-fn queries(assistant_ids: &[i64], campaign_ids: &[i64]) -> Vec<(String, String)> {
-    let mut out = Vec::new();
+/// One filter: its query parameters and the same condition in SQL.
+type Filter = (String, String);
+
+/// Filters joined: the query string and the `AND` of the conditions.
+fn joined(filters: impl IntoIterator<Item = Option<Filter>>) -> Filter {
+    let (query, sql): (Vec<String>, Vec<String>) = filters.into_iter().flatten().unzip();
+    (query.join("&"), sql.join(" AND "))
+}
+
+/// Every filter combination over the rollup dimensions and dates, and the
+/// phone filter (its own index) alone, with a status and with dates; one
+/// user's view.
+fn queries(assistant_ids: &[i64], campaign_ids: &[i64]) -> Vec<Filter> {
     let statuses = [None, Some(5usize), Some(0)];
     let kinds = [None, Some(1usize)];
     let days = [None, Some((0, 0)), Some((1, 3)), Some((-1, 1))];
-    let day = |d: i64| callbase::domain::timefmt::format_rfc3339(T0 + d * 86_400)[..10].to_owned();
-    // The phone filter (its own index) alone, with a status, with dates.
+    let status = |s: Option<usize>| {
+        s.map(|s| {
+            (
+                format!("status={}", STATUSES[s]),
+                format!("status = {}", s + 1),
+            )
+        })
+    };
+    let dates = |range: Option<(i64, i64)>| {
+        let day =
+            |d: i64| callbase::domain::timefmt::format_rfc3339(T0 + d * 86_400)[..10].to_owned();
+        range.map(|(from, to)| {
+            (
+                format!("date_from={}&date_to={}", day(from), day(to)),
+                format!(
+                    "created_at >= {} AND created_at <= {}",
+                    T0 + from * 86_400,
+                    T0 + to * 86_400 + 86_399
+                ),
+            )
+        })
+    };
+    let mut out = Vec::new();
     for phone in PHONES.iter().flatten() {
-        for status in statuses {
+        let phone = (
+            format!("phone_number={}", phone.replace('+', "%2B")),
+            format!("client_phone_key = '{phone}'"),
+        );
+        for s in statuses {
             for range in days {
-                let mut query = vec![format!("phone_number={}", phone.replace('+', "%2B"))];
-                let mut sql = vec![format!("client_phone_key = '{phone}'")];
-                if let Some(s) = status {
-                    query.push(format!("status={}", STATUSES[s]));
-                    sql.push(format!("status = {}", s + 1));
-                }
-                if let Some((from, to)) = range {
-                    query.push(format!("date_from={}&date_to={}", day(from), day(to)));
-                    sql.push(format!(
-                        "created_at >= {} AND created_at <= {}",
-                        T0 + from * 86_400,
-                        T0 + to * 86_400 + 86_399
-                    ));
-                }
-                out.push((query.join("&"), sql.join(" AND ")));
+                out.push(joined([Some(phone.clone()), status(s), dates(range)]));
             }
         }
     }
-    for status in statuses {
+    let ids = |ids: &[i64], name: &'static str| {
+        let named = ids
+            .iter()
+            .map(move |id| Some((format!("{name}={id}"), format!("{name} = {id}"))));
+        std::iter::once(None).chain(named).collect::<Vec<_>>()
+    };
+    for s in statuses {
         for kind in kinds {
-            for assistant in [None]
-                .into_iter()
-                .chain(assistant_ids.iter().copied().map(Some))
-            {
-                for campaign in [None]
-                    .into_iter()
-                    .chain(campaign_ids.iter().copied().map(Some))
-                {
+            for assistant in ids(assistant_ids, "assistant_id") {
+                for campaign in ids(campaign_ids, "campaign_id") {
                     for range in days {
-                        let mut query = vec![];
-                        let mut sql = vec![];
-                        if let Some(s) = status {
-                            query.push(format!("status={}", STATUSES[s]));
-                            sql.push(format!("status = {}", s + 1));
-                        }
-                        if let Some(k) = kind {
-                            query.push(format!("type={}", TYPES[k]));
-                            sql.push(format!("type = {}", k + 1));
-                        }
-                        if let Some(a) = assistant {
-                            query.push(format!("assistant_id={a}"));
-                            sql.push(format!("assistant_id = {a}"));
-                        }
-                        if let Some(c) = campaign {
-                            query.push(format!("campaign_id={c}"));
-                            sql.push(format!("campaign_id = {c}"));
-                        }
-                        if let Some((from, to)) = range {
-                            query.push(format!("date_from={}&date_to={}", day(from), day(to)));
-                            sql.push(format!(
-                                "created_at >= {} AND created_at <= {}",
-                                T0 + from * 86_400,
-                                T0 + to * 86_400 + 86_399
-                            ));
-                        }
-                        out.push((query.join("&"), sql.join(" AND ")));
+                        let kind = kind
+                            .map(|k| (format!("type={}", TYPES[k]), format!("type = {}", k + 1)));
+                        out.push(joined([
+                            status(s),
+                            kind,
+                            assistant.clone(),
+                            campaign.clone(),
+                            dates(range),
+                        ]));
                     }
                 }
             }
@@ -353,4 +356,73 @@ async fn deep_pages_equal_plain_sql(app: TestApp) {
     }
 }
 
-backend_tests!(deep_pages_equal_plain_sql);
+/// The phone index goes by 30-day periods (counted in days from 0000-01-01):
+/// a call alone in its period, on its first or its last second, before or
+/// after 1970, is found by its number, in order, with and without dates.
+async fn phone_filters_find_calls_at_the_edges_of_their_periods(app: TestApp) {
+    let (user, token) = app.user("edges@example.com").await;
+    const DAY: i64 = 86_400;
+    // The first period to start after 1969-06-01 (day -214), then every
+    // 90 days: a call on each side of each start, alone in its period.
+    let first = (-214..)
+        .find(|d: &i64| (d + 719_528) % 30 == 0)
+        .expect("a start");
+    let times: Vec<i64> = (0..8)
+        .flat_map(|k| {
+            let start = (first + 90 * k) * DAY;
+            [start - 1, start]
+        })
+        .collect();
+    assert!(times[0] < 0 && times[times.len() - 1] > 0, "{times:?}");
+    let calls: Vec<Value> = times
+        .iter()
+        .zip(1..)
+        .map(|(at, id)| {
+            call(
+                id,
+                json!({
+                    "client_phone_number": PHONES[0],
+                    "created_at": callbase::domain::timefmt::format_rfc3339(*at),
+                }),
+            )
+        })
+        .collect();
+    app.import(&user, &calls).await;
+    let newest_first: Vec<i64> = (1..=times.len() as i64).rev().collect();
+    let all = app
+        .list(&token, "phone_number=%2B4915112345678&per_page=100")
+        .await;
+    assert_eq!(
+        all.body["total"].as_i64(),
+        Some(times.len() as i64),
+        "{}",
+        all.body
+    );
+    assert_eq!(all.ids(), newest_first);
+    // Page by page, one call a page.
+    for (page, id) in newest_first.iter().enumerate() {
+        let one = app
+            .list(
+                &token,
+                &format!("phone_number=%2B4915112345678&per_page=1&page={}", page + 1),
+            )
+            .await;
+        assert_eq!(one.ids(), vec![*id], "page {}", page + 1);
+    }
+    // Each call's own day.
+    for (at, id) in times.iter().zip(1..) {
+        let day = &callbase::domain::timefmt::format_rfc3339(*at)[..10];
+        let dated = app
+            .list(
+                &token,
+                &format!("phone_number=%2B4915112345678&date_from={day}&date_to={day}"),
+            )
+            .await;
+        assert_eq!(dated.ids(), vec![id], "{day}");
+    }
+}
+
+backend_tests!(
+    deep_pages_equal_plain_sql,
+    phone_filters_find_calls_at_the_edges_of_their_periods
+);

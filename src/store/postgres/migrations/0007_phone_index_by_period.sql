@@ -2,6 +2,11 @@
 -- the SQLite migration of the same name for why). The expression must stay
 -- exactly as the queries write it (src/store/counts.rs, PHONE_PERIOD) for the
 -- planner to use the index.
-DROP INDEX calls_user_phone;
-CREATE INDEX calls_user_phone ON calls
+--
+-- Built before the old index is dropped: building takes a SHARE lock (reads
+-- go on, writes to calls wait), and only the short DROP at the end takes the
+-- exclusive one. Phone filters of binaries older than this one still answer
+-- correctly on the new index, but by reading all of a user's entries.
+CREATE INDEX calls_user_phone_period ON calls
     (user_id, ((created_at + 62167219200) / 2592000), client_phone_key, created_at, id);
+DROP INDEX calls_user_phone;

@@ -7,6 +7,6 @@
 -- A phone filter searches the index once per period the user has calls in
 -- (from `call_days`). The expression must stay exactly as the queries write
 -- it (src/store/counts.rs, PHONE_PERIOD) for SQLite to use the index.
-DROP INDEX calls_user_phone;
-CREATE INDEX calls_user_phone ON calls
+CREATE INDEX calls_user_phone_period ON calls
     (user_id, (created_at + 62167219200) / 2592000, client_phone_key, created_at, id);
+DROP INDEX calls_user_phone;

@@ -52,7 +52,7 @@ struct WalLimits {
 }
 
 /// 1,000 frames of 16 KiB pages (16 MiB; SQLite's own automatic checkpoint
-/// comes at 1,000 pages too), and a WAL of at most 128 MiB plus one
+/// comes at 1,000 pages too), and a WAL of at most 8,000 pages (125 MiB) plus one
 /// transaction.
 const WAL_LIMITS: WalLimits = WalLimits {
     checkpoint_after: 1_000,
@@ -60,7 +60,8 @@ const WAL_LIMITS: WalLimits = WalLimits {
 };
 
 /// A request to the checkpointer, with where to say that it is done.
-type CheckpointRequest = Option<SyncSender<()>>;
+/// (Whether the checkpoint it ran succeeded.)
+type CheckpointRequest = Option<SyncSender<bool>>;
 
 /// Copies the WAL into the database on a thread of its own, so that the
 /// writer does not: a checkpoint copies tens of MiB and waits for two
@@ -84,12 +85,13 @@ impl Checkpointer {
                 let mut conn = None;
                 // Ends when every sender is gone (the pool is dropped).
                 for done in queue {
-                    if let Err(err) = checkpoint(&path, &mut conn, Mode::Passive) {
-                        tracing::warn!(error = %err, "WAL checkpoint failed; the next write asks again");
+                    let result = checkpoint(&path, &mut conn, Mode::Passive);
+                    if let Err(err) = &result {
+                        tracing::warn!(error = %err, "WAL checkpoint failed; the writer checkpoints at the WAL's limit");
                         conn = None;
                     }
                     if let Some(done) = done {
-                        let _ = done.send(());
+                        let _ = done.send(result.is_ok());
                     }
                 }
                 // The pool is gone: copy what is left and empty the WAL, so
@@ -121,8 +123,9 @@ impl Drop for Checkpointer {
 
 /// After a write on `conn` (the writer): asks the checkpointer for a
 /// checkpoint once enough frames wait to be copied, and waits for one once
-/// the WAL is at its limit. Were the checkpointer gone, the writer would
-/// checkpoint itself.
+/// the WAL is at its limit. Were the checkpointer gone, or its checkpoint to
+/// fail (say, it cannot open its connection), the writer checkpoints itself,
+/// so the WAL stays bounded.
 fn after_write(conn: &Connection, checkpointer: &SyncSender<CheckpointRequest>, limits: WalLimits) {
     // NOOP only reads the WAL's counters.
     let counters = conn
@@ -139,7 +142,7 @@ fn after_write(conn: &Connection, checkpointer: &SyncSender<CheckpointRequest>, 
     };
     let handed_over = if frames >= limits.wait_at && copied < frames {
         let (done, finished) = std::sync::mpsc::sync_channel(1);
-        checkpointer.send(Some(done)).is_ok() && finished.recv().is_ok()
+        checkpointer.send(Some(done)).is_ok() && finished.recv().unwrap_or(false)
     } else if frames - copied >= limits.checkpoint_after {
         // Full: one is asked for already.
         !matches!(
@@ -182,6 +185,10 @@ fn checkpoint(path: &Path, conn: &mut Option<Connection>, mode: Mode) -> anyhow:
     match mode {
         Mode::Passive => conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(()))?,
         Mode::Truncate => {
+            // Copies first without the writer's lock, so that the truncation,
+            // which holds it (another process's writer waits meanwhile), has
+            // nothing left to copy and takes milliseconds.
+            conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(()))?;
             conn.busy_timeout(std::time::Duration::ZERO)?;
             let busy: i64 = conn.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |r| r.get(0))?;
             anyhow::ensure!(busy == 0, "the WAL could not be truncated");
@@ -193,10 +200,16 @@ fn checkpoint(path: &Path, conn: &mut Option<Connection>, mode: Mode) -> anyhow:
 impl Pool {
     /// Opens the writer at once (creating the file) so that start-up fails fast.
     pub async fn open(path: &Path) -> anyhow::Result<Self> {
-        Self::open_with(path, WAL_LIMITS).await
+        Self::open_with(path, WAL_LIMITS, path).await
     }
 
-    async fn open_with(path: &Path, wal_limits: WalLimits) -> anyhow::Result<Self> {
+    /// [`Pool::open`] with other limits, and the checkpointer opening
+    /// `checkpoint_path` (the database, but for tests of a failing one).
+    async fn open_with(
+        path: &Path,
+        wal_limits: WalLimits,
+        checkpoint_path: &Path,
+    ) -> anyhow::Result<Self> {
         let path = path.to_owned();
         let writer = {
             let path = path.clone();
@@ -204,7 +217,7 @@ impl Pool {
         };
         Ok(Self {
             id: NEXT_POOL_ID.fetch_add(1, Ordering::Relaxed),
-            checkpointer: Checkpointer::start(&path)?,
+            checkpointer: Checkpointer::start(checkpoint_path)?,
             wal_limits,
             path,
             writer: Arc::new(tokio::sync::Mutex::new(Some(writer))),
@@ -340,21 +353,15 @@ mod tests {
         .expect("counters")
     }
 
-    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-    async fn the_checkpointer_copies_the_wal_and_keeps_it_bounded() {
-        let dir = tempfile::tempdir().expect("dir");
-        let path = dir.path().join("wal.db");
-        let limits = WalLimits {
-            checkpoint_after: 40,
-            wait_at: 200,
-        };
-        let pool = Pool::open_with(&path, limits).await.expect("open");
+    /// Writes 30 transactions of 60 one-page rows (1,800 frames) into a new
+    /// table; the WAL's largest size seen after a write, and whether any
+    /// frame was copied into the database.
+    async fn write_pages(pool: &Pool) -> (i64, bool) {
         pool.write(|conn| Ok(conn.execute_batch("CREATE TABLE t (b BLOB NOT NULL)")?))
             .await
             .expect("table");
         let (mut largest, mut copied_any) = (0, false);
         for _ in 0..30 {
-            // 60 rows of one 16 KiB page each: 60 frames a transaction.
             pool.write(|conn| {
                 let tx = conn.transaction()?;
                 for _ in 0..60 {
@@ -365,10 +372,23 @@ mod tests {
             })
             .await
             .expect("insert");
-            let (frames, copied) = wal(&pool).await;
+            let (frames, copied) = wal(pool).await;
             largest = largest.max(frames);
             copied_any |= copied > 0;
         }
+        (largest, copied_any)
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn the_checkpointer_copies_the_wal_and_keeps_it_bounded() {
+        let dir = tempfile::tempdir().expect("dir");
+        let path = dir.path().join("wal.db");
+        let limits = WalLimits {
+            checkpoint_after: 40,
+            wait_at: 200,
+        };
+        let pool = Pool::open_with(&path, limits, &path).await.expect("open");
+        let (largest, copied_any) = write_pages(&pool).await;
         // 1,800 frames written: without checkpoints the WAL would hold them
         // all (the writer's automatic checkpoint is off).
         assert!(copied_any, "the checkpointer copied frames");
@@ -387,5 +407,27 @@ mod tests {
         drop(pool);
         let left = std::fs::metadata(dir.path().join("wal.db-wal")).map_or(0, |m| m.len());
         assert_eq!(left, 0, "WAL left behind");
+    }
+
+    /// A checkpointer whose checkpoints fail (here it cannot open the
+    /// database: its path is a directory): the writer checkpoints itself at
+    /// the WAL's limit, so the WAL stays bounded all the same.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn the_writer_checkpoints_when_the_checkpointer_fails() {
+        let dir = tempfile::tempdir().expect("dir");
+        let path = dir.path().join("wal.db");
+        let limits = WalLimits {
+            checkpoint_after: 40,
+            wait_at: 200,
+        };
+        let pool = Pool::open_with(&path, limits, dir.path())
+            .await
+            .expect("open");
+        let (largest, copied_any) = write_pages(&pool).await;
+        assert!(copied_any, "the writer copied frames");
+        assert!(
+            largest <= limits.wait_at + 60 + 1,
+            "WAL reached {largest} frames"
+        );
     }
 }

@@ -52,7 +52,11 @@ impl Demo {
 /// take it for someone else's data (it then printed no token).
 pub async fn ensure(store: &dyn Store) -> anyhow::Result<Demo> {
     let users = store.list_users().await?;
-    let demo_user = users.iter().find(|user| user.email == DEMO_EMAIL).cloned();
+    // Emails are unique whatever their ASCII case, as the stores compare them.
+    let demo_user = users
+        .iter()
+        .find(|user| user.email.eq_ignore_ascii_case(DEMO_EMAIL))
+        .cloned();
     let (user, note) = match demo_user {
         Some(user) => (
             user,

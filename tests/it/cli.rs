@@ -6,7 +6,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::json;
 
-use crate::helpers::{STATUSES, TYPES, TestApp, call, http_client, send};
+use crate::helpers::{STATUSES, Server, TYPES, TestApp, call, http_client, send};
 
 fn callbase(database_url: &str, args: &[&str]) -> Command {
     let mut command = Command::new(env!("CARGO_BIN_EXE_callbase"));
@@ -18,7 +18,29 @@ fn callbase(database_url: &str, args: &[&str]) -> Command {
 }
 
 fn run(database_url: &str, args: &[&str]) -> Output {
-    callbase(database_url, args).output().expect("run callbase")
+    let child = callbase(database_url, args)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("run callbase");
+    finish(child, args)
+}
+
+/// Waits for a command's end and output, at most two minutes: a command that
+/// hangs is killed and fails the test instead of hanging it.
+fn finish(child: std::process::Child, args: &[&str]) -> Output {
+    let pid = child.id();
+    let (sender, output) = std::sync::mpsc::channel();
+    std::thread::spawn(move || sender.send(child.wait_with_output()));
+    match output.recv_timeout(Duration::from_secs(120)) {
+        Ok(output) => output.expect("run callbase"),
+        Err(_) => {
+            let _ = Command::new("kill")
+                .args(["-KILL", &pid.to_string()])
+                .status();
+            panic!("callbase {args:?} did not finish in two minutes");
+        }
+    }
 }
 
 fn stdout(output: &Output) -> String {
@@ -170,7 +192,7 @@ async fn import_command(app: TestApp) {
         .expect("stdin")
         .write_all(lines.as_bytes())
         .expect("write");
-    let output = child.wait_with_output().expect("wait");
+    let output = finish(child, &["import", "-"]);
     assert!(output.status.success(), "{output:?}");
     assert!(
         stdout(&output).starts_with("imported 1, updated 0, unchanged 1, rejected 0"),
@@ -198,20 +220,6 @@ async fn import_command(app: TestApp) {
         .status
         .success()
     );
-}
-
-/// A `callbase serve` child process, killed if the test ends (or panics)
-/// before [`stop`] stopped it: a failed test must not leave a server behind,
-/// nor a reader of its output blocking the test runtime's shutdown.
-struct Server(std::process::Child);
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        if let Ok(None) = self.0.try_wait() {
-            let _ = self.0.kill();
-            let _ = self.0.wait();
-        }
-    }
 }
 
 /// Starts `serve --demo` and reads what it prints up to the curl line; the
@@ -468,6 +476,30 @@ async fn request_log_lines(app: TestApp) {
     ] {
         assert!(!text.contains(secret), "{secret} was logged: {text}");
     }
+}
+
+/// The demo user is found whatever the case of its email, as the stores
+/// compare emails: `--demo` reuses it and prints a working token.
+async fn demo_finds_its_user_whatever_the_case(app: TestApp) {
+    let url = app.database_url.clone();
+    let created = run(
+        &url,
+        &[
+            "users",
+            "create",
+            "--email",
+            "Demo@Callbase.LOCAL",
+            "--name",
+            "Demo",
+        ],
+    );
+    assert!(created.status.success(), "{created:?}");
+    let (server, printed) = start_demo(&url, Stdio::null()).await;
+    assert!(printed.iter().any(|l| l.contains("reusing")), "{printed:?}");
+    let (token, target) = demo_access(&printed);
+    let answer = send(http_client().get(&target).bearer_auth(&token)).await;
+    assert_eq!(answer.status, 200, "{printed:?}");
+    stop(server).await;
 }
 
 /// On a database with other users, `--demo` adds nothing and still serves.
@@ -741,5 +773,6 @@ backend_tests!(
     serve_demo_end_to_end,
     request_log_lines,
     demo_on_two_nodes_at_once,
+    demo_finds_its_user_whatever_the_case,
     demo_leaves_a_used_database_alone,
 );

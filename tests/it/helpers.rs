@@ -515,6 +515,20 @@ impl Drop for TestApp {
     }
 }
 
+/// A `callbase` child process, killed if the test ends (or panics) before it
+/// was stopped: a failed test must not leave a server behind, nor a reader of
+/// its output blocking the test runtime's shutdown.
+pub struct Server(pub std::process::Child);
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        if let Ok(None) = self.0.try_wait() {
+            let _ = self.0.kill();
+            let _ = self.0.wait();
+        }
+    }
+}
+
 /// The tests' HTTP client: a server that stops answering fails the test
 /// after a minute instead of hanging it.
 pub fn http_client() -> reqwest::Client {

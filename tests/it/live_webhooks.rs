@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use serde_json::{Value, json};
 
-use crate::helpers::{TestApp, spawn_on};
+use crate::helpers::{Server, TestApp, spawn_on};
 use crate::receiver::Receiver;
 
 /// An assistant whose webhook goes to `receiver`; returns (id, secret).
@@ -455,8 +455,8 @@ async fn late_fields_reach_the_retried_webhook(app: TestApp) {
 }
 
 /// A `callbase serve` process that only sends webhooks, with short timeouts.
-fn webhook_process(database_url: &str) -> std::process::Child {
-    std::process::Command::new(env!("CARGO_BIN_EXE_callbase"))
+fn webhook_process(database_url: &str) -> Server {
+    let child = std::process::Command::new(env!("CARGO_BIN_EXE_callbase"))
         .args([
             "serve",
             "--listen",
@@ -474,7 +474,8 @@ fn webhook_process(database_url: &str) -> std::process::Child {
         .stdout(std::process::Stdio::null())
         .stderr(std::process::Stdio::null())
         .spawn()
-        .expect("spawn callbase serve")
+        .expect("spawn callbase serve");
+    Server(child)
 }
 
 async fn delivered_after_a_crash_mid_attempt(app: TestApp) {
@@ -490,14 +491,13 @@ async fn delivered_after_a_crash_mid_attempt(app: TestApp) {
     let call = finished_call(&front, &token, assistant, "completed").await;
     receiver.wait_for(1).await;
     // The attempt is in flight (the receiver has not answered): SIGKILL.
-    sender.kill().expect("kill");
-    sender.wait().expect("reaped");
+    sender.0.kill().expect("kill");
+    sender.0.wait().expect("reaped");
     receiver.delay(Duration::ZERO);
     receiver.answer(200, r#"{"after": "crash"}"#);
-    let mut restarted = webhook_process(&front.database_url);
+    let restarted = webhook_process(&front.database_url);
     let data = deliveries_until(&front, &token, call, "delivery after the crash", delivered).await;
-    let _ = restarted.kill();
-    let _ = restarted.wait();
+    drop(restarted);
     let received = receiver.received();
     assert_eq!(
         received.len(),

@@ -80,8 +80,8 @@ fn joined(filters: impl IntoIterator<Item = Option<Filter>>) -> Filter {
 }
 
 /// Every filter combination over the rollup dimensions and dates, and the
-/// phone filter (its own index) alone, with a status and with dates; one
-/// user's view.
+/// phone filter (its own index) with a status, a type and dates, or with an
+/// assistant and a campaign; one user's view.
 fn queries(assistant_ids: &[i64], campaign_ids: &[i64]) -> Vec<Filter> {
     let statuses = [None, Some(5usize), Some(0)];
     let kinds = [None, Some(1usize)];
@@ -109,33 +109,40 @@ fn queries(assistant_ids: &[i64], campaign_ids: &[i64]) -> Vec<Filter> {
         })
     };
     let mut out = Vec::new();
-    for phone in PHONES.iter().flatten() {
-        let phone = (
-            format!("phone_number={}", phone.replace('+', "%2B")),
-            format!("client_phone_key = '{phone}'"),
-        );
-        for s in statuses {
-            for range in days {
-                out.push(joined([Some(phone.clone()), status(s), dates(range)]));
-            }
-        }
-    }
     let ids = |ids: &[i64], name: &'static str| {
         let named = ids
             .iter()
             .map(move |id| Some((format!("{name}={id}"), format!("{name} = {id}"))));
         std::iter::once(None).chain(named).collect::<Vec<_>>()
     };
+    let kind =
+        |k: Option<usize>| k.map(|k| (format!("type={}", TYPES[k]), format!("type = {}", k + 1)));
+    for phone in PHONES.iter().flatten() {
+        let phone = Some((
+            format!("phone_number={}", phone.replace('+', "%2B")),
+            format!("client_phone_key = '{phone}'"),
+        ));
+        for s in statuses {
+            for k in kinds {
+                for range in days {
+                    out.push(joined([phone.clone(), status(s), kind(k), dates(range)]));
+                }
+            }
+        }
+        for assistant in ids(assistant_ids, "assistant_id") {
+            for campaign in ids(campaign_ids, "campaign_id") {
+                out.push(joined([phone.clone(), assistant.clone(), campaign]));
+            }
+        }
+    }
     for s in statuses {
-        for kind in kinds {
+        for k in kinds {
             for assistant in ids(assistant_ids, "assistant_id") {
                 for campaign in ids(campaign_ids, "campaign_id") {
                     for range in days {
-                        let kind = kind
-                            .map(|k| (format!("type={}", TYPES[k]), format!("type = {}", k + 1)));
                         out.push(joined([
                             status(s),
-                            kind,
+                            kind(k),
                             assistant.clone(),
                             campaign.clone(),
                             dates(range),

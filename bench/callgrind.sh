@@ -34,10 +34,12 @@ TOKIO_WORKER_THREADS=1 valgrind --tool=callgrind --callgrind-out-file="$out" \
   --rate-limit 0 --no-webhook-worker >"$workdir/callgrind-server.log" 2>&1 &
 server=$!
 trap 'kill "$server" 2>/dev/null || true' EXIT
+ready=
 for _ in $(seq 1 240); do
-  curl -s -o /dev/null "http://127.0.0.1:$port/health" && break
+  if curl -s -o /dev/null "http://127.0.0.1:$port/health"; then ready=1; break; fi
   sleep 0.5
 done
+[[ -n $ready ]] || { echo "the server did not answer in 2 minutes; see $workdir/callgrind-server.log" >&2; exit 1; }
 
 # curl reuses one connection for every URL of one invocation.
 requests() {

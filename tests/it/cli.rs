@@ -43,6 +43,15 @@ fn finish(child: std::process::Child, args: &[&str]) -> Output {
     }
 }
 
+/// `callbase users create` of a user named "Ops"; asserts it succeeded.
+fn create_user(database_url: &str, email: &str) {
+    let created = run(
+        database_url,
+        &["users", "create", "--email", email, "--name", "Ops"],
+    );
+    assert!(created.status.success(), "{created:?}");
+}
+
 fn stdout(output: &Output) -> String {
     String::from_utf8_lossy(&output.stdout).into_owned()
 }
@@ -482,18 +491,7 @@ async fn request_log_lines(app: TestApp) {
 /// compare emails: `--demo` reuses it and prints a working token.
 async fn demo_finds_its_user_whatever_the_case(app: TestApp) {
     let url = app.database_url.clone();
-    let created = run(
-        &url,
-        &[
-            "users",
-            "create",
-            "--email",
-            "Demo@Callbase.LOCAL",
-            "--name",
-            "Demo",
-        ],
-    );
-    assert!(created.status.success(), "{created:?}");
+    create_user(&url, "Demo@Callbase.LOCAL");
     let (server, printed) = start_demo(&url, Stdio::null()).await;
     assert!(printed.iter().any(|l| l.contains("reusing")), "{printed:?}");
     let (token, target) = demo_access(&printed);
@@ -505,21 +503,7 @@ async fn demo_finds_its_user_whatever_the_case(app: TestApp) {
 /// On a database with other users, `--demo` adds nothing and still serves.
 async fn demo_leaves_a_used_database_alone(app: TestApp) {
     let url = app.database_url.clone();
-    assert!(
-        run(
-            &url,
-            &[
-                "users",
-                "create",
-                "--email",
-                "ops@example.com",
-                "--name",
-                "Ops"
-            ]
-        )
-        .status
-        .success()
-    );
+    create_user(&url, "ops@example.com");
     let child = callbase(&url, &["serve", "--demo", "--listen", "127.0.0.1:0"])
         .stdout(Stdio::piped())
         .stderr(Stdio::null())

@@ -379,23 +379,26 @@ mod tests {
         (largest, copied_any)
     }
 
+    /// Small limits, so that a test's 1,800 frames pass them many times.
+    const LIMITS: WalLimits = WalLimits {
+        checkpoint_after: 40,
+        wait_at: 200,
+    };
+
+    /// What a WAL of at most [`LIMITS`] plus one of [`write_pages`]'s
+    /// transactions (and the one of [`wal`]) can hold.
+    const BOUND: i64 = LIMITS.wait_at + 60 + 1;
+
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn the_checkpointer_copies_the_wal_and_keeps_it_bounded() {
         let dir = tempfile::tempdir().expect("dir");
         let path = dir.path().join("wal.db");
-        let limits = WalLimits {
-            checkpoint_after: 40,
-            wait_at: 200,
-        };
-        let pool = Pool::open_with(&path, limits, &path).await.expect("open");
+        let pool = Pool::open_with(&path, LIMITS, &path).await.expect("open");
         let (largest, copied_any) = write_pages(&pool).await;
         // 1,800 frames written: without checkpoints the WAL would hold them
         // all (the writer's automatic checkpoint is off).
         assert!(copied_any, "the checkpointer copied frames");
-        assert!(
-            largest <= limits.wait_at + 60 + 1,
-            "WAL reached {largest} frames"
-        );
+        assert!(largest <= BOUND, "WAL reached {largest} frames");
         let rows = pool
             .read(|conn| Ok(conn.query_row("SELECT count(*) FROM t", [], |r| r.get::<_, i64>(0))?))
             .await
@@ -416,18 +419,11 @@ mod tests {
     async fn the_writer_checkpoints_when_the_checkpointer_fails() {
         let dir = tempfile::tempdir().expect("dir");
         let path = dir.path().join("wal.db");
-        let limits = WalLimits {
-            checkpoint_after: 40,
-            wait_at: 200,
-        };
-        let pool = Pool::open_with(&path, limits, dir.path())
+        let pool = Pool::open_with(&path, LIMITS, dir.path())
             .await
             .expect("open");
         let (largest, copied_any) = write_pages(&pool).await;
         assert!(copied_any, "the writer copied frames");
-        assert!(
-            largest <= limits.wait_at + 60 + 1,
-            "WAL reached {largest} frames"
-        );
+        assert!(largest <= BOUND, "WAL reached {largest} frames");
     }
 }

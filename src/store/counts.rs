@@ -61,7 +61,7 @@ macro_rules! phone_period {
         "(created_at + 62167219200) / 2592000"
     };
 }
-pub const PHONE_PERIOD: &str = phone_period!();
+const PHONE_PERIOD: &str = phone_period!();
 
 /// [`PHONE_PERIOD`] of the calls of a `call_days` row: its `day` plus the
 /// days from 0000-01-01 to 1970-01-01, in periods of 30 days.

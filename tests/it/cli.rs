@@ -231,34 +231,30 @@ async fn import_command(app: TestApp) {
     );
 }
 
-/// Starts `serve --demo` and reads what it prints up to the curl line; the
-/// rest of its output is drained, as a terminal would, until it exits.
+/// Starts `serve --demo` and reads what it prints up to the curl line.
 async fn start_demo(url: &str, stderr: Stdio) -> (Server, Vec<String>) {
+    start_demo_until(url, stderr, "curl ").await
+}
+
+/// Starts `serve --demo` and returns the lines it prints up to the first
+/// that contains `last`; the rest of its output is drained, as a terminal
+/// would. The test fails, showing what was printed, when the server exits
+/// first or prints no such line within 60 s; then it is killed (a blocked
+/// reader would keep the test runtime from shutting down: the test would
+/// hang instead of failing).
+async fn start_demo_until(url: &str, stderr: Stdio, last: &'static str) -> (Server, Vec<String>) {
     let child = callbase(url, &["serve", "--demo", "--listen", "127.0.0.1:0"])
         .stdout(Stdio::piped())
         .stderr(stderr)
         .spawn()
         .expect("spawn");
-    let (server, printed) = read_until(Server(child), |line| line.contains("curl ")).await;
-    assert!(
-        printed.last().is_some_and(|l| l.contains("curl ")),
-        "serve --demo printed no curl line: {printed:?}"
-    );
-    (server, printed)
-}
-
-/// The lines `server` prints up to the first that `last` accepts, or up to
-/// its exit; the rest of its output is drained, as a terminal would. A server
-/// that prints neither within 60 s is killed and the test fails, showing
-/// what it printed (without the kill, the blocked reader would keep the test
-/// runtime from shutting down: the test would hang instead of failing).
-async fn read_until(mut server: Server, last: fn(&str) -> bool) -> (Server, Vec<String>) {
+    let mut server = Server(child);
     let stdout = server.0.stdout.take().expect("stdout");
     let (sender, mut lines) = tokio::sync::mpsc::unbounded_channel();
     std::thread::spawn(move || {
         let mut reader = BufReader::new(stdout).lines();
         for line in reader.by_ref().map_while(Result::ok) {
-            let done = last(&line);
+            let done = line.contains(last);
             let _ = sender.send(line);
             if done {
                 break;
@@ -271,12 +267,13 @@ async fn read_until(mut server: Server, last: fn(&str) -> bool) -> (Server, Vec<
     let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
     loop {
         match tokio::time::timeout_at(deadline, lines.recv()).await {
-            Ok(Some(line)) => printed.push(line),
-            Ok(None) => return (server, printed),
-            Err(_) => {
-                drop(server);
-                panic!("serve printed nothing more for 60 s: {printed:?}");
+            Ok(Some(line)) if line.contains(last) => {
+                printed.push(line);
+                return (server, printed);
             }
+            Ok(Some(line)) => printed.push(line),
+            Ok(None) => panic!("serve --demo printed no {last:?} line: {printed:?}"),
+            Err(_) => panic!("serve --demo printed no {last:?} line in 60 s: {printed:?}"),
         }
     }
 }
@@ -504,17 +501,8 @@ async fn demo_finds_its_user_whatever_the_case(app: TestApp) {
 async fn demo_leaves_a_used_database_alone(app: TestApp) {
     let url = app.database_url.clone();
     create_user(&url, "ops@example.com");
-    let child = callbase(&url, &["serve", "--demo", "--listen", "127.0.0.1:0"])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("spawn");
-    let (mut server, printed) =
-        read_until(Server(child), |line| line.contains("no demo data")).await;
-    assert!(
-        printed.last().is_some_and(|l| l.contains("no demo data")),
-        "explains why no demo data was added: {printed:?}"
-    );
+    // Explains why no demo data was added.
+    let (mut server, _) = start_demo_until(&url, Stdio::null(), "no demo data").await;
     // Still serving: a user and a token work.
     let users = stdout(&run(&url, &["users", "list"]));
     assert!(!users.contains("demo@callbase.local"), "{users}");

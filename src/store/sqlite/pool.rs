@@ -127,13 +127,7 @@ impl Drop for Checkpointer {
 /// fail (say, it cannot open its connection), the writer checkpoints itself,
 /// so the WAL stays bounded.
 fn after_write(conn: &Connection, checkpointer: &SyncSender<CheckpointRequest>, limits: WalLimits) {
-    // NOOP only reads the WAL's counters.
-    let counters = conn
-        .prepare_cached("PRAGMA wal_checkpoint(NOOP)")
-        .and_then(|mut stmt| {
-            stmt.query_row([], |row| Ok((row.get::<_, i64>(1)?, row.get::<_, i64>(2)?)))
-        });
-    let (frames, copied) = match counters {
+    let (frames, copied) = match wal_counters(conn) {
         Ok(counters) => counters,
         Err(err) => {
             tracing::warn!(error = %err, "cannot read the WAL's size");
@@ -152,15 +146,25 @@ fn after_write(conn: &Connection, checkpointer: &SyncSender<CheckpointRequest>, 
     } else {
         true
     };
-    if !handed_over
-        && let Err(err) = conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(()))
-    {
+    if !handed_over && let Err(err) = passive_checkpoint(conn) {
         tracing::warn!(error = %err, "WAL checkpoint failed; the next write tries again");
     }
 }
 
+/// The WAL's size in frames and the frames of it copied into the database
+/// (a NOOP checkpoint only reads these counters).
+fn wal_counters(conn: &Connection) -> rusqlite::Result<(i64, i64)> {
+    conn.prepare_cached("PRAGMA wal_checkpoint(NOOP)")?
+        .query_row([], |row| Ok((row.get(1)?, row.get(2)?)))
+}
+
+/// Copies what it can of the WAL without waiting for readers or the writer.
+fn passive_checkpoint(conn: &Connection) -> rusqlite::Result<()> {
+    conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(()))
+}
+
 /// How far a checkpoint goes.
-#[derive(Clone, Copy, PartialEq, Eq)]
+#[derive(Clone, Copy)]
 enum Mode {
     /// Copies what it can without waiting for readers or the writer.
     Passive,
@@ -183,12 +187,12 @@ fn checkpoint(path: &Path, conn: &mut Option<Connection>, mode: Mode) -> anyhow:
         }
     };
     match mode {
-        Mode::Passive => conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(()))?,
+        Mode::Passive => passive_checkpoint(conn)?,
         Mode::Truncate => {
             // Copies first without the writer's lock, so that the truncation,
             // which holds it (another process's writer waits meanwhile), has
             // nothing left to copy and takes milliseconds.
-            conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(()))?;
+            passive_checkpoint(conn)?;
             conn.busy_timeout(std::time::Duration::ZERO)?;
             let busy: i64 = conn.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |r| r.get(0))?;
             anyhow::ensure!(busy == 0, "the WAL could not be truncated");
@@ -290,8 +294,8 @@ fn open_writer(path: &Path) -> anyhow::Result<Connection> {
     // The pool's checkpointer copies the WAL into the database, not the
     // writer (see `Checkpointer`).
     conn.pragma_update(None, "wal_autocheckpoint", 0)?;
-    // ... and the WAL file is cut back to that size after a checkpoint
-    // instead of keeping its largest size.
+    // The WAL file is cut back to 64 MiB when it starts over, instead of
+    // keeping its largest size.
     conn.pragma_update(None, "journal_size_limit", 64 * 1024 * 1024)?;
     configure(&conn)?;
     Ok(conn)
@@ -344,13 +348,9 @@ mod tests {
 
     /// The WAL's size in frames and the frames copied into the database.
     async fn wal(pool: &Pool) -> (i64, i64) {
-        pool.write(|conn| {
-            Ok(conn.query_row("PRAGMA wal_checkpoint(NOOP)", [], |r| {
-                Ok((r.get(1)?, r.get(2)?))
-            })?)
-        })
-        .await
-        .expect("counters")
+        pool.write(|conn| Ok(wal_counters(conn)?))
+            .await
+            .expect("counters")
     }
 
     /// Writes 30 transactions of 60 one-page rows (1,800 frames) into a new

@@ -363,8 +363,10 @@ fn one_call(rng: &mut StdRng, id: i64, created_at: i64, now: i64) -> NewCall {
         CallStatus::Initiated | CallStatus::Ringing | CallStatus::InProgress
     );
 
+    let transcript = to_json(&segments);
     NewCall {
         id,
+        words: crate::domain::search::index_words(transcript.as_str().as_bytes()),
         assistant_name: Some(assistant.name.to_owned()),
         campaign_name: campaign.map(str::to_owned),
         call_type: assistant.call_type,
@@ -372,7 +374,7 @@ fn one_call(rng: &mut StdRng, id: i64, created_at: i64, now: i64) -> NewCall {
         assistant_phone_number: assistant.phone.map(str::to_owned),
         client_phone_number: client_phone,
         status,
-        transcript: to_json(&segments),
+        transcript,
         variables: to_json(&variables),
         evaluation: to_json(&evaluation),
         webhook_response: (status == CallStatus::Completed && rng.random_ratio(1, 2)).then(|| {

@@ -239,6 +239,10 @@ pub struct NewCall {
     pub recording_url: Option<String>,
     pub created_at: i64,
     pub updated_at: i64,
+    /// The transcript's words for the search index
+    /// ([`index_words`](super::search::index_words)), found where the call
+    /// was parsed rather than by the database's one writer.
+    pub words: String,
 }
 
 #[cfg(test)]

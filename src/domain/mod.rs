@@ -2,17 +2,24 @@
 //! the contract's validation rules. Nothing here knows about HTTP or SQL.
 
 pub mod call;
+pub mod cursor;
 pub mod filter;
 pub mod json;
+pub mod listing;
 pub mod live;
 pub mod money;
 pub mod pagination;
+pub mod params;
 pub mod phone;
 pub mod post_call;
+pub mod search;
 pub mod timefmt;
 pub mod validation;
+pub mod zone;
 
 pub use call::{AnsweredBy, CallRecord, CallStatus, CallType, CallView, JsonText, NewCall};
-pub use filter::{CallFilter, CallListQuery, PageQuery};
+pub use filter::CallFilter;
+pub use listing::CallListQuery;
 pub use money::Money;
+pub use pagination::PageQuery;
 pub use validation::FieldErrors;

@@ -1,7 +1,74 @@
 //! Laravel's length-aware paginator arithmetic and its `links` window
 //! (`Illuminate\Pagination\UrlWindow` with `onEachSide = 3`).
 
-use super::filter::PageQuery;
+use super::params::Param;
+use super::validation::{FieldErrors, must_be_integer, parse_int};
+
+/// Which page of a list.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PageQuery {
+    /// 1-based; may lie past the last page.
+    pub page: u64,
+    /// 1 to 100.
+    pub per_page: u64,
+}
+
+impl PageQuery {
+    /// Rows to skip; saturates instead of overflowing on absurd pages.
+    pub fn offset(self) -> u64 {
+        (self.page - 1).saturating_mul(self.per_page)
+    }
+}
+
+/// Parses `per_page` (1 to 100), shared by every paginated list.
+pub fn parse_per_page(
+    pairs: &[(String, String)],
+    default_per_page: u64,
+    errors: &mut FieldErrors,
+) -> u64 {
+    match Param::of(pairs, "per_page") {
+        Param::Absent => default_per_page,
+        Param::Array => {
+            errors.add("per_page", must_be_integer("per_page"));
+            default_per_page
+        }
+        Param::Value(text) => match parse_int(&text) {
+            None => {
+                errors.add("per_page", must_be_integer("per_page"));
+                default_per_page
+            }
+            Some(n) if n < 1 => {
+                errors.add("per_page", "The per page field must be at least 1.");
+                default_per_page
+            }
+            Some(n) if n > 100 => {
+                errors.add(
+                    "per_page",
+                    "The per page field must not be greater than 100.",
+                );
+                default_per_page
+            }
+            Some(n) => n.unsigned_abs(),
+        },
+    }
+}
+
+/// Parses `page` and `per_page`, shared by every paginated list.
+pub fn parse_page_query(
+    pairs: &[(String, String)],
+    default_per_page: u64,
+    errors: &mut FieldErrors,
+) -> PageQuery {
+    let per_page = parse_per_page(pairs, default_per_page, errors);
+    // Laravel's paginator reads anything that is not an integer >= 1 as page 1.
+    let page = match Param::of(pairs, "page") {
+        Param::Value(text) => parse_int(&text)
+            .filter(|p| *p >= 1)
+            .map_or(1, i64::unsigned_abs),
+        _ => 1,
+    };
+    PageQuery { page, per_page }
+}
 
 /// Pages on each side of the current one in the window.
 const ON_EACH_SIDE: u64 = 3;

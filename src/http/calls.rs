@@ -1,18 +1,15 @@
-//! `GET /api/user/calls`, `GET` and `DELETE /api/user/calls/{id}` (CONTRACT §3-§5).
+//! `GET` and `DELETE /api/user/calls/{id}` (CONTRACT §4-§5), and the query
+//! string reading every call route shares.
 
 use axum::Extension;
 use axum::extract::rejection::PathRejection;
-use axum::extract::{Path, RawQuery, State};
+use axum::extract::{Path, State};
 use axum::response::{IntoResponse, Response};
 
 use super::AppState;
 use super::auth::{self, Admission, Bearer, CurrentUser, with_quota};
 use super::error::{ApiError, json_response};
-use super::views::{
-    JsonBuf, PageUrls, write_call_view, write_paginator_head, write_paginator_tail,
-};
-use crate::domain::filter::parse_call_list;
-use crate::domain::pagination::PageMeta;
+use super::views::{JsonBuf, write_call_view};
 use crate::domain::validation::parse_int;
 
 pub const NOT_FOUND: &str = "Call not found";
@@ -20,10 +17,12 @@ const DELETE_NOT_FOUND: &str = "Call not found or does not belong to the authent
 
 /// Decoded query pairs, in order; a malformed query simply yields odd pairs.
 ///
-/// One exception to form decoding: a literal `+` leading a `phone_number`
-/// stays a plus. Decoded as a space it would be trimmed away, and
-/// `?phone_number=+4915...`, as people type it, would match nothing. No phone
-/// number starts with a space, so nothing is lost.
+/// Two exceptions to form decoding, for what people type into curl: a
+/// literal `+` leading a `phone_number` stays a plus (decoded as a space it
+/// would be trimmed away, and `?phone_number=+4915...` would match
+/// nothing; no phone number starts with a space), and so does every `+` of
+/// `created_after` and `created_before` (`...T10:30:00+01:00`; an RFC 3339
+/// time holds no space).
 pub fn query_pairs(query: Option<&str>) -> Vec<(String, String)> {
     let query = query.unwrap_or_default();
     let mut pairs: Vec<(String, String)> = form_urlencoded::parse(query.as_bytes())
@@ -36,66 +35,23 @@ pub fn query_pairs(query: Option<&str>) -> Vec<(String, String)> {
         if key == "phone_number" && raw_value.starts_with('+') && value.starts_with(' ') {
             value.replace_range(..1, "+");
         }
+        if matches!(key.as_str(), "created_after" | "created_before") && raw_value.contains('+') {
+            *value = percent_encoding::percent_decode_str(raw_value)
+                .decode_utf8_lossy()
+                .into_owned();
+        }
     }
     pairs
 }
 
-// The read handlers carry no span of their own: the request span (see
-// middleware) already has `request.id` and `user.id`, and a second span per
-// request cost ~5% of throughput in the benchmark.
-//
-// Both check the caller's token in their own read (see
-// `auth::require_token_or_defer`).
-pub async fn list(
-    State(state): State<AppState>,
-    Extension(bearer): Extension<Bearer>,
-    RawQuery(query): RawQuery,
-) -> Result<Response, ApiError> {
-    let pairs = query_pairs(query.as_deref());
-    let request = match parse_call_list(&pairs) {
-        Ok(request) => request,
-        Err(errors) => return refuse_checked(&state, bearer, errors.into()).await,
-    };
-    // The rows are written as they come from the store, straight after the
-    // envelope's head; its tail needs the total and the row count. Room for
-    // ~4 KB a call: growing the buffer copies all written so far (a list page
-    // of ~3 KB calls outgrew 2.5 KB a call and was copied once more). Large
-    // pages start at 32 calls' worth and grow.
-    let calls = usize::try_from(request.page.per_page.min(32)).unwrap_or(32);
-    let mut out = JsonBuf::with_capacity(4096 + calls * 4096);
-    write_paginator_head(&mut out, request.page.page);
-    let mut count = 0u64;
-    let mut admission = Admission::new(&state, bearer);
-    let read = state
-        .store
-        .list_calls_into(
-            admission.reader(),
-            &request.filter,
-            request.page.per_page,
-            request.page.offset(),
-            &mut |call| {
-                if count > 0 {
-                    out.raw(",");
-                }
-                write_call_view(&mut out, call);
-                count += 1;
-            },
-        )
-        .await?;
-    let (total, quota) = admission.finish(read)?;
-    let meta = PageMeta::new(request.page, total, count);
-    let urls = PageUrls {
-        path: state.url("/api/user/calls"),
-        keep: &request.echo,
-        per_page: request.page.per_page,
-    };
-    write_paginator_tail(&mut out, &meta, &urls);
-    Ok(with_quota(out.into_response(), quota))
-}
+// `get` carries no span of its own: the request span (see middleware)
+// already has `request.id` and `user.id`, and a second span per request cost
+// ~5% of throughput in the benchmark. It checks the caller's token in its own
+// read (see `auth::require_token_or_defer`).
 
 /// Answers `refusal` once the token is checked: a request with a bad token
 /// gets 401 first, whatever else is wrong with it, as on every route.
-async fn refuse_checked(
+pub(super) async fn refuse_checked(
     state: &AppState,
     bearer: Bearer,
     refusal: ApiError,

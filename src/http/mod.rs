@@ -6,6 +6,7 @@ mod calls;
 pub mod error;
 pub mod idempotency;
 mod input;
+mod listing;
 mod live;
 mod middleware;
 mod owned;
@@ -107,7 +108,7 @@ pub fn router(state: AppState, limits: Limits) -> Router {
     let app = Router::new()
         .route(
             "/api/user/calls",
-            reads_check(get(calls::list).post(live::create), "GET, HEAD, POST"),
+            reads_check(get(listing::list).post(live::create), "GET, HEAD, POST"),
         )
         .route(
             "/api/user/calls/{id}",

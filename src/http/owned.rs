@@ -18,9 +18,10 @@ use super::idempotency::CarriesSecret;
 use super::input::{Given, JsonObject};
 use super::views::{JsonBuf, PageUrls, write_paginator};
 use crate::domain::FieldErrors;
-use crate::domain::filter::{echo_params, parse_page_query};
 use crate::domain::live::{ASSISTANT_STATUSES, CAMPAIGN_STATUSES};
 use crate::domain::pagination::PageMeta;
+use crate::domain::pagination::parse_page_query;
+use crate::domain::params::echo as echo_params;
 use crate::domain::timefmt::format_rfc3339;
 use crate::store::{Assistant, AssistantFields, Campaign, CampaignFields, StoreError};
 
@@ -111,7 +112,7 @@ pub async fn list_assistants(
         .list_assistants(user.0, page_query.per_page, page_query.offset())
         .await?;
 
-    let keep = echo_params(&pairs, &["per_page"]);
+    let keep = echo_params(&pairs, &["per_page"], &[]);
     let urls = PageUrls {
         path: state.url("/api/user/assistants/get"),
         keep: &keep,

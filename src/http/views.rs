@@ -7,6 +7,7 @@ use axum::http::header;
 use axum::response::{IntoResponse, Response};
 use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
 
+use crate::domain::listing::FieldSet;
 use crate::domain::pagination::{PageMeta, WindowItem};
 use crate::domain::timefmt::{format_rfc3339, rfc3339_bytes};
 use crate::domain::{CallRecord, CallView, Money};
@@ -104,6 +105,18 @@ impl JsonBuf {
         let _ = serde_json::to_writer(&mut self.0, value);
     }
 
+    /// Takes back the `}` that closed an object, to add keys to it.
+    pub fn reopen_object(&mut self) {
+        if self.0.last() == Some(&b'}') {
+            self.0.pop();
+        }
+    }
+
+    /// The bytes written so far.
+    pub fn as_bytes(&self) -> &[u8] {
+        &self.0
+    }
+
     pub fn into_response(self) -> Response {
         ([(header::CONTENT_TYPE, "application/json")], self.0).into_response()
     }
@@ -121,56 +134,97 @@ pub fn write_call(out: &mut JsonBuf, call: &CallRecord) {
 }
 
 /// [`write_call`] from borrowed fields.
+pub fn write_call_view(out: &mut JsonBuf, call: &CallView<'_>) {
+    write_call_fields(out, call, FieldSet::ALL);
+}
+
+/// The Call object with only `fields` (`id` always), in the contract's
+/// order.
 ///
 /// The keys, with their punctuation, and the enum values are literals that
 /// need no escaping, so they are copied; so are the stored documents, which
-/// are compact JSON already.
-pub fn write_call_view(out: &mut JsonBuf, call: &CallView<'_>) {
+/// are compact JSON already. (Field `i` is `CALL_FIELDS[i]`.)
+pub fn write_call_fields(out: &mut JsonBuf, call: &CallView<'_>, fields: FieldSet) {
     let quoted = |out: &mut JsonBuf, text: &str| {
         debug_assert!(!needs_escape(text), "{text}");
         out.0.push(b'"');
         out.raw(text);
         out.0.push(b'"');
     };
+    let has = |i: usize| fields.contains(i);
     out.raw("{\"id\":");
     out.number(call.id);
-    out.raw(",\"assistant_name\":");
-    out.opt_string(call.assistant_name);
-    out.raw(",\"campaign_name\":");
-    out.opt_string(call.campaign_name);
-    out.raw(",\"type\":");
-    quoted(out, call.call_type.as_str());
-    out.raw(",\"duration\":");
-    out.number(call.duration);
-    out.raw(",\"assistant_phone_number\":");
-    out.opt_string(call.assistant_phone_number);
-    out.raw(",\"client_phone_number\":");
-    out.opt_string(call.client_phone_number);
-    out.raw(",\"status\":");
-    quoted(out, call.status.as_str());
-    out.raw(",\"transcript\":");
-    out.raw_bytes(call.transcript);
-    out.raw(",\"variables\":");
-    out.raw_bytes(call.variables);
-    out.raw(",\"evaluation\":");
-    out.raw_bytes(call.evaluation);
-    out.raw(",\"webhook_response\":");
-    out.raw_bytes(call.webhook_response.unwrap_or(b"null"));
-    out.raw(",\"carrier_cost\":");
-    out.money(call.carrier_cost);
-    out.raw(",\"total_cost\":");
-    out.money(call.total_cost);
-    out.raw(",\"answered_by\":");
-    match call.answered_by {
-        Some(answered_by) => quoted(out, answered_by.as_str()),
-        None => out.raw("null"),
+    if has(1) {
+        out.raw(",\"assistant_name\":");
+        out.opt_string(call.assistant_name);
     }
-    out.raw(",\"recording_url\":");
-    out.opt_string(call.recording_url);
-    out.raw(",\"created_at\":");
-    out.timestamp(call.created_at);
-    out.raw(",\"updated_at\":");
-    out.timestamp(call.updated_at);
+    if has(2) {
+        out.raw(",\"campaign_name\":");
+        out.opt_string(call.campaign_name);
+    }
+    if has(3) {
+        out.raw(",\"type\":");
+        quoted(out, call.call_type.as_str());
+    }
+    if has(4) {
+        out.raw(",\"duration\":");
+        out.number(call.duration);
+    }
+    if has(5) {
+        out.raw(",\"assistant_phone_number\":");
+        out.opt_string(call.assistant_phone_number);
+    }
+    if has(6) {
+        out.raw(",\"client_phone_number\":");
+        out.opt_string(call.client_phone_number);
+    }
+    if has(7) {
+        out.raw(",\"status\":");
+        quoted(out, call.status.as_str());
+    }
+    if has(8) {
+        out.raw(",\"transcript\":");
+        out.raw_bytes(call.transcript);
+    }
+    if has(9) {
+        out.raw(",\"variables\":");
+        out.raw_bytes(call.variables);
+    }
+    if has(10) {
+        out.raw(",\"evaluation\":");
+        out.raw_bytes(call.evaluation);
+    }
+    if has(11) {
+        out.raw(",\"webhook_response\":");
+        out.raw_bytes(call.webhook_response.unwrap_or(b"null"));
+    }
+    if has(12) {
+        out.raw(",\"carrier_cost\":");
+        out.money(call.carrier_cost);
+    }
+    if has(13) {
+        out.raw(",\"total_cost\":");
+        out.money(call.total_cost);
+    }
+    if has(14) {
+        out.raw(",\"answered_by\":");
+        match call.answered_by {
+            Some(answered_by) => quoted(out, answered_by.as_str()),
+            None => out.raw("null"),
+        }
+    }
+    if has(15) {
+        out.raw(",\"recording_url\":");
+        out.opt_string(call.recording_url);
+    }
+    if has(16) {
+        out.raw(",\"created_at\":");
+        out.timestamp(call.created_at);
+    }
+    if has(17) {
+        out.raw(",\"updated_at\":");
+        out.timestamp(call.updated_at);
+    }
     out.raw("}");
 }
 
@@ -202,22 +256,30 @@ impl PageUrls<'_> {
     /// Every page URL up to the page number (`...&page=`): encoded once per
     /// answer, not once for each of the dozen links.
     fn base(&self) -> String {
-        let mut url = format!("{}?", self.path);
-        let mut pair = |key: &str, value: &str| {
-            url.extend(utf8_percent_encode(key, QUERY_VALUE));
-            url.push('=');
-            url.extend(utf8_percent_encode(value, QUERY_VALUE));
-            url.push('&');
-        };
-        for (key, value) in self.keep {
-            pair(key, value);
-        }
+        let mut url = query_url(&self.path, self.keep);
         if !self.keep.iter().any(|(key, _)| key == "per_page") {
-            pair("per_page", &self.per_page.to_string());
+            push_pair(&mut url, "per_page", &self.per_page.to_string());
         }
         url.push_str("page=");
         url
     }
+}
+
+fn push_pair(url: &mut String, key: &str, value: &str) {
+    url.extend(utf8_percent_encode(key, QUERY_VALUE));
+    url.push('=');
+    url.extend(utf8_percent_encode(value, QUERY_VALUE));
+    url.push('&');
+}
+
+/// `path?k=v&...&` with the parameters encoded as Laravel's `Arr::query`
+/// does, ready for one more parameter.
+pub fn query_url(path: &str, keep: &[(String, String)]) -> String {
+    let mut url = format!("{path}?");
+    for (key, value) in keep {
+        push_pair(&mut url, key, value);
+    }
+    url
 }
 
 /// Laravel's length-aware paginator (CONTRACT §3); `data` writes the rows.

@@ -139,6 +139,7 @@ pub fn parse_call(text: &str) -> Result<NewCall, String> {
     let updated_at = raw
         .updated_at
         .map_or(Ok(created_at), |v| timestamp("updated_at", v))?;
+    let words = crate::domain::search::index_words(transcript.as_str().as_bytes());
     Ok(NewCall {
         id,
         assistant_name,
@@ -158,6 +159,7 @@ pub fn parse_call(text: &str) -> Result<NewCall, String> {
         recording_url,
         created_at,
         updated_at,
+        words,
     })
 }
 

@@ -165,13 +165,14 @@ pub enum IdempotencyStart {
 
 /// Where a call in this state sits in the rollups.
 pub fn rollup_key(state: &CallState) -> crate::store::counts::RollupKey {
-    crate::store::counts::RollupKey::new(
-        state.created_at,
-        state.status,
-        state.call_type,
-        state.assistant_id,
-        state.campaign_id,
-    )
+    crate::store::counts::RollupKey::new(crate::store::counts::RollupCall {
+        created_at: state.created_at,
+        status: state.status,
+        call_type: state.call_type,
+        assistant_id: state.assistant_id,
+        campaign_id: state.campaign_id,
+        answered_by: state.answered_by,
+    })
 }
 
 /// Unix milliseconds now.

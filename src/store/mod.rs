@@ -3,12 +3,15 @@
 
 pub mod counts;
 pub mod postgres;
+pub mod query;
+pub mod search;
 pub mod sqlite;
 
 use std::sync::Arc;
 
 use async_trait::async_trait;
 
+use crate::domain::listing::{Facet, Sort, Window};
 use crate::domain::live::CallChange;
 use crate::domain::{CallFilter, CallView, NewCall};
 
@@ -188,6 +191,37 @@ pub struct Page<T> {
     pub rows: Vec<T>,
 }
 
+/// A read of a list of calls: which calls, in which order, which of them,
+/// and which counts beside them.
+#[derive(Debug, Clone, Copy)]
+pub struct ListRequest<'a> {
+    pub filter: &'a CallFilter,
+    pub sort: Sort,
+    pub window: Window,
+    pub facets: &'a [Facet],
+}
+
+/// What a list read answers besides its rows.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ListOutcome {
+    /// The exact number of calls matching the filter.
+    pub total: u64,
+    /// Per requested facet, in the request's order: `(key, calls)` by key,
+    /// none zero. Keys are the storage codes (status, type, answered_by) or
+    /// ids; 0 is "none".
+    pub facets: Vec<(Facet, Vec<(i64, u64)>)>,
+}
+
+impl ListOutcome {
+    /// The answer for a filter that matches nothing.
+    pub fn empty(facets: &[Facet]) -> Self {
+        Self {
+            total: 0,
+            facets: facets.iter().map(|f| (*f, Vec::new())).collect(),
+        }
+    }
+}
+
 /// What happened to one call of an import batch.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ImportOutcome {
@@ -226,18 +260,16 @@ pub trait Store: Send + Sync + 'static {
     ) -> StoreResult<Page<Assistant>>;
     async fn list_campaigns(&self, user_id: i64) -> StoreResult<Vec<Campaign>>;
 
-    /// Calls matching the filter, newest first (`created_at`, then `id`,
-    /// descending), each handed in order to `sink` as a view borrowed from
-    /// the row (no per-field copies); returns the total, or `None` when the
-    /// reader is refused (see [`Reader`]).
+    /// The calls of a list request, in its order, each handed in order to
+    /// `sink` as a view borrowed from the row (no per-field copies); returns
+    /// the total and facets, all from one snapshot, or `None` when the reader
+    /// is refused (see [`Reader`]).
     async fn list_calls_into(
         &self,
         reader: Reader<'_>,
-        filter: &CallFilter,
-        limit: u64,
-        offset: u64,
+        request: ListRequest<'_>,
         sink: &mut (dyn for<'r, 'v> FnMut(&'r CallView<'v>) + Send),
-    ) -> StoreResult<Option<u64>>;
+    ) -> StoreResult<Option<ListOutcome>>;
     /// One call of the reader's handed to `sink` as a borrowed view; false
     /// when the user has no such call, `None` when the reader is refused.
     async fn get_call_into(

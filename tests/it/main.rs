@@ -19,4 +19,5 @@ mod owned;
 mod pagination;
 mod protocol;
 mod receiver;
+mod search;
 mod validation;

@@ -57,9 +57,9 @@ async fn every_message_alone(app: TestApp) {
             "The selected status is invalid.",
         ),
         (
-            "status[]=completed",
-            "status",
-            "The selected status is invalid.",
+            "status[]=completed&status[]=done",
+            "status.1",
+            "The selected status.1 is invalid.",
         ),
         ("type=phone", "type", "The selected type is invalid."),
         (

@@ -4,16 +4,17 @@ use std::collections::{HashMap, HashSet};
 use std::sync::LazyLock;
 
 use deadpool_postgres::{Client, GenericClient, Transaction};
+use tokio_postgres::Row;
 use tokio_postgres::error::SqlState;
 use tokio_postgres::types::ToSql;
-use tokio_postgres::{IsolationLevel, Row};
 
+use super::search;
 use crate::domain::timefmt::now_unix;
 use crate::domain::{
-    AnsweredBy, CallFilter, CallRecord, CallStatus, CallType, CallView, Money, NewCall, phone,
+    AnsweredBy, CallRecord, CallStatus, CallType, CallView, Money, NewCall, phone,
 };
-use crate::store::counts::{self, Conditions, CountDeltas, Placeholder, RollupKey, SqlValue};
-use crate::store::{ImportOutcome, Page, StoreError, StoreResult};
+use crate::store::counts::{CountDeltas, RollupCall, RollupKey};
+use crate::store::{ImportOutcome, StoreError, StoreResult};
 
 /// The Call object's columns in the contract's order, joined with the
 /// assistant (`a`) and campaign (`p`) names; the caller adds `WHERE`.
@@ -28,7 +29,7 @@ macro_rules! call_select {
         LEFT JOIN campaigns p ON p.user_id = c.user_id AND p.id = c.campaign_id"
     };
 }
-const CALL_SELECT: &str = call_select!();
+pub(super) const CALL_SELECT: &str = call_select!();
 /// One call of one user (a literal: the statement cache is keyed by the text).
 const CALL_BY_ID: &str = concat!(call_select!(), " WHERE c.user_id = $1 AND c.id = $2");
 
@@ -102,121 +103,6 @@ pub fn view_from_row(row: &Row) -> StoreResult<CallView<'_>> {
 /// Enum codes are 1..=10: they always fit.
 pub(super) fn small(code: i64) -> i16 {
     i16::try_from(code).unwrap_or(i16::MAX)
-}
-
-fn to_i64(n: u64) -> i64 {
-    i64::try_from(n).unwrap_or(i64::MAX)
-}
-
-/// Generated conditions' values, typed as their `::bigint` / `::text` casts say.
-fn bind(values: &[SqlValue]) -> Vec<Box<dyn ToSql + Sync + Send>> {
-    values
-        .iter()
-        .map(|v| -> Box<dyn ToSql + Sync + Send> {
-            match v {
-                SqlValue::Int(n) => Box::new(*n),
-                SqlValue::Text(t) => Box::new(t.clone()),
-            }
-        })
-        .collect()
-}
-
-fn refs(args: &[Box<dyn ToSql + Sync + Send>]) -> Vec<&(dyn ToSql + Sync)> {
-    args.iter()
-        .map(|a| a.as_ref() as &(dyn ToSql + Sync))
-        .collect()
-}
-
-/// The total and the page's rows ([`CALL_SELECT`]'s columns), in order.
-pub async fn list_rows(
-    client: &mut Client,
-    user_id: i64,
-    filter: &CallFilter,
-    limit: u64,
-    offset: u64,
-) -> StoreResult<Page<Row>> {
-    if counts::matches_nothing(filter) {
-        return Ok(Page {
-            total: 0,
-            rows: Vec::new(),
-        });
-    }
-    // The total and the rows come from one snapshot.
-    let tx = client
-        .build_transaction()
-        .isolation_level(IsolationLevel::RepeatableRead)
-        .read_only(true)
-        .start()
-        .await?;
-    let style = Placeholder::Dollar;
-    // A deep page starts on the day it falls on (see the SQLite backend).
-    let per_day = (offset >= counts::DEEP_OFFSET)
-        .then(|| counts::per_day_query(user_id, filter, style))
-        .flatten();
-    let (total, start) = match per_day {
-        Some(query) => {
-            let stmt = tx.prepare_cached(&query.sql).await?;
-            let days: Vec<(i64, u64)> = tx
-                .query(&stmt, &refs(&bind(&query.values)))
-                .await?
-                .iter()
-                .map(|r| (r.get::<_, i64>(0), r.get::<_, i64>(1).unsigned_abs()))
-                .collect();
-            (
-                days.iter().map(|(_, n)| n).sum(),
-                counts::locate(&days, offset),
-            )
-        }
-        None => {
-            let query = counts::total_query(user_id, filter, style);
-            let stmt = tx.prepare_cached(&query.sql).await?;
-            let total: i64 = tx
-                .query_one(&stmt, &refs(&bind(&query.values)))
-                .await?
-                .get(0);
-            (
-                total.unsigned_abs(),
-                Some(counts::PageStart {
-                    day: i64::MAX,
-                    offset,
-                }),
-            )
-        }
-    };
-    let Some(start) = start.filter(|_| offset < total) else {
-        tx.commit().await?;
-        return Ok(Page {
-            total,
-            rows: Vec::new(),
-        });
-    };
-
-    let conditions = Conditions::for_calls(user_id, filter);
-    let mut values: Vec<SqlValue> = conditions.values().cloned().collect();
-    let mut page_sql = format!("SELECT id FROM calls WHERE {}", conditions.render(style, 1));
-    if start.day != i64::MAX {
-        values.push(SqlValue::Int(start.day * counts::DAY + counts::DAY - 1));
-        page_sql.push_str(&format!(" AND created_at <= ${}::bigint", values.len()));
-    }
-    values.push(SqlValue::Int(to_i64(limit)));
-    values.push(SqlValue::Int(to_i64(start.offset)));
-    page_sql.push_str(&format!(
-        " {} LIMIT ${}::bigint OFFSET ${}::bigint",
-        counts::page_order(filter),
-        values.len() - 1,
-        values.len()
-    ));
-    // The page's ids come from an index first; only those rows are read.
-    let sql = format!(
-        "WITH page AS ({page_sql})
-         {CALL_SELECT} JOIN page ON page.id = c.id
-         WHERE c.user_id = $1::bigint
-         ORDER BY c.created_at DESC, c.id DESC"
-    );
-    let stmt = tx.prepare_cached(&sql).await?;
-    let rows = tx.query(&stmt, &refs(&bind(&values))).await?;
-    tx.commit().await?;
-    Ok(Page { total, rows })
 }
 
 pub async fn get<C: GenericClient>(
@@ -319,7 +205,7 @@ pub async fn delete(client: &mut Client, user_id: i64, call_id: i64) -> StoreRes
         .await?;
         tx.query_opt(
             "DELETE FROM calls WHERE user_id = $1 AND id = $2
-             RETURNING created_at, status, type, assistant_id, campaign_id",
+             RETURNING created_at, status, type, assistant_id, campaign_id, answered_by",
             &[&user_id, &call_id],
         )
         .await?
@@ -332,20 +218,22 @@ pub async fn delete(client: &mut Client, user_id: i64, call_id: i64) -> StoreRes
         return Ok(false);
     };
     let mut deltas = CountDeltas::default();
-    deltas.add(key_of(&row)?, -1);
+    deltas.add(key_of(&row, 0)?, -1);
     apply_deltas(&tx, user_id, deltas).await?;
     tx.commit().await?;
     Ok(true)
 }
 
-/// The rollup key of a row `(created_at, status, type, assistant_id, campaign_id)`.
-fn key_of(row: &Row) -> StoreResult<RollupKey> {
+/// The rollup key of a row `(created_at, status, type, assistant_id,
+/// campaign_id, answered_by)` from column `first` on.
+fn key_of(row: &Row, first: usize) -> StoreResult<RollupKey> {
     Ok(RollupKey::from_codes(
-        row.try_get(0)?,
-        row.try_get::<_, i16>(1)?.into(),
-        row.try_get::<_, i16>(2)?.into(),
-        row.try_get(3)?,
-        row.try_get(4)?,
+        row.try_get(first)?,
+        row.try_get::<_, i16>(first + 1)?.into(),
+        row.try_get::<_, i16>(first + 2)?.into(),
+        row.try_get(first + 3)?,
+        row.try_get(first + 4)?,
+        row.try_get::<_, Option<i16>>(first + 5)?.map(i64::from),
     ))
 }
 
@@ -358,51 +246,57 @@ pub(super) async fn apply_deltas(
 ) -> StoreResult<()> {
     let rollups = deltas.into_rollups();
     if !rollups.totals.is_empty() {
-        let (mut status, mut kind, mut assistant, mut campaign, mut n) =
-            (vec![], vec![], vec![], vec![], vec![]);
-        for ((s, t, a, c), d) in &rollups.totals {
+        let (mut status, mut kind, mut assistant, mut campaign, mut answered, mut n) =
+            (vec![], vec![], vec![], vec![], vec![], vec![]);
+        for ((s, t, a, c, b), d) in &rollups.totals {
             status.push(small(*s));
             kind.push(small(*t));
             assistant.push(*a);
             campaign.push(*c);
+            answered.push(small(*b));
             n.push(*d);
         }
         let stmt = tx
             .prepare_cached(
-                "INSERT INTO call_totals (user_id, status, type, assistant_id, campaign_id, n)
-                 SELECT $1, * FROM unnest($2::smallint[], $3::smallint[], $4::bigint[], $5::bigint[], $6::bigint[])
-                 ON CONFLICT (user_id, status, type, assistant_id, campaign_id)
+                "INSERT INTO call_totals (user_id, status, type, assistant_id, campaign_id, answered_by, n)
+                 SELECT $1, * FROM unnest($2::smallint[], $3::smallint[], $4::bigint[], $5::bigint[], $6::smallint[], $7::bigint[])
+                 ON CONFLICT (user_id, status, type, assistant_id, campaign_id, answered_by)
                  DO UPDATE SET n = call_totals.n + excluded.n",
             )
             .await?;
         tx.execute(
             &stmt,
-            &[&user_id, &status, &kind, &assistant, &campaign, &n],
+            &[
+                &user_id, &status, &kind, &assistant, &campaign, &answered, &n,
+            ],
         )
         .await?;
     }
     if !rollups.counts.is_empty() {
-        let (mut day, mut status, mut kind, mut assistant, mut campaign, mut n) =
-            (vec![], vec![], vec![], vec![], vec![], vec![]);
+        let (mut day, mut status, mut kind, mut assistant, mut campaign, mut answered, mut n) =
+            (vec![], vec![], vec![], vec![], vec![], vec![], vec![]);
         for (key, d) in &rollups.counts {
             day.push(key.day);
             status.push(small(key.status));
             kind.push(small(key.call_type));
             assistant.push(key.assistant_id);
             campaign.push(key.campaign_id);
+            answered.push(small(key.answered_by));
             n.push(*d);
         }
         let stmt = tx
             .prepare_cached(
-                "INSERT INTO call_counts (user_id, day, status, type, assistant_id, campaign_id, n)
-                 SELECT $1, * FROM unnest($2::bigint[], $3::smallint[], $4::smallint[], $5::bigint[], $6::bigint[], $7::bigint[])
-                 ON CONFLICT (user_id, day, status, type, assistant_id, campaign_id)
+                "INSERT INTO call_counts (user_id, day, status, type, assistant_id, campaign_id, answered_by, n)
+                 SELECT $1, * FROM unnest($2::bigint[], $3::smallint[], $4::smallint[], $5::bigint[], $6::bigint[], $7::smallint[], $8::bigint[])
+                 ON CONFLICT (user_id, day, status, type, assistant_id, campaign_id, answered_by)
                  DO UPDATE SET n = call_counts.n + excluded.n",
             )
             .await?;
         tx.execute(
             &stmt,
-            &[&user_id, &day, &status, &kind, &assistant, &campaign, &n],
+            &[
+                &user_id, &day, &status, &kind, &assistant, &campaign, &answered, &n,
+            ],
         )
         .await?;
     }
@@ -500,22 +394,13 @@ async fn import_unique(
         HashMap::new()
     } else {
         tx.query(
-            "SELECT id, created_at, status, type, assistant_id, campaign_id FROM calls
+            "SELECT id, created_at, status, type, assistant_id, campaign_id, answered_by FROM calls
              WHERE user_id = $1 AND id = ANY($2) ORDER BY id FOR UPDATE",
             &[&user_id, &owned_ids],
         )
         .await?
         .iter()
-        .map(|row| {
-            let key = RollupKey::from_codes(
-                row.try_get(1)?,
-                row.try_get::<_, i16>(2)?.into(),
-                row.try_get::<_, i16>(3)?.into(),
-                row.try_get(4)?,
-                row.try_get(5)?,
-            );
-            Ok((row.try_get(0)?, key))
-        })
+        .map(|row| Ok((row.try_get(0)?, key_of(row, 1)?)))
         .collect::<StoreResult<_>>()?
     };
     // An id this user owns whose call is gone (deleted by hand): insert it again.
@@ -530,7 +415,14 @@ async fn import_unique(
         };
         let assistant = id_of(&names.assistants, &c.assistant_name);
         let campaign = id_of(&names.campaigns, &c.campaign_name);
-        RollupKey::new(c.created_at, c.status, c.call_type, assistant, campaign)
+        RollupKey::new(RollupCall {
+            created_at: c.created_at,
+            status: c.status,
+            call_type: c.call_type,
+            assistant_id: assistant,
+            campaign_id: campaign,
+            answered_by: c.answered_by,
+        })
     };
     if !new.is_empty() {
         new.sort_by_key(|c| c.id);
@@ -542,6 +434,11 @@ async fn import_unique(
         args.extend(arrays.refs());
         let insert = tx.prepare_cached(&INSERT_SQL).await?;
         tx.execute(&insert, &args).await?;
+        let docs: Vec<(i64, i64, &str)> = new
+            .iter()
+            .map(|c| (user_id, c.id, c.words.as_str()))
+            .collect();
+        search::index(tx, &docs).await?;
     }
     let mut updated = HashSet::new();
     if !existing.is_empty() {
@@ -560,6 +457,13 @@ async fn import_unique(
                 deltas.moved(*old, key(c));
             }
         }
+        // Documents that stay the same are not rewritten (see `search::index`).
+        let docs: Vec<(i64, i64, &str)> = existing
+            .iter()
+            .filter(|c| updated.contains(&c.id))
+            .map(|c| (user_id, c.id, c.words.as_str()))
+            .collect();
+        search::index(tx, &docs).await?;
     }
 
     Ok(calls

@@ -6,8 +6,10 @@ use deadpool_postgres::{Client, GenericClient, Transaction};
 use tokio_postgres::Row;
 
 use super::calls::{apply_deltas, get, small};
+use super::search;
 use crate::domain::live::{Applied, CallChange, CallState};
 use crate::domain::post_call::{PayloadContext, post_call_payload};
+use crate::domain::search::index_words;
 use crate::domain::timefmt::now_unix;
 use crate::domain::{AnsweredBy, CallRecord, CallStatus, CallType, JsonText, Money, phone};
 use crate::store::counts::CountDeltas;
@@ -166,6 +168,8 @@ pub async fn create_call(
     let mut deltas = CountDeltas::default();
     deltas.add(rollup_key(&s), 1);
     apply_deltas(&tx, user_id, deltas).await?;
+    let words = index_words(s.transcript.as_str().as_bytes());
+    search::index(&tx, &[(user_id, call_id, &words)]).await?;
     let record = finish_write(&tx, user_id, call_id, &s, s.status.is_final()).await?;
     tx.commit().await?;
     Ok(record)
@@ -200,6 +204,7 @@ pub async fn update_call(
         return Ok(CallWrite::NotFound);
     };
     let before = rollup_key(&state);
+    let transcript_before = state.transcript.clone();
     let Applied { changed, finished } = match change.apply(&mut state, now_unix()) {
         Ok(applied) => applied,
         Err(refusal) => return Ok(CallWrite::Refused(refusal)),
@@ -230,6 +235,10 @@ pub async fn update_call(
         let mut deltas = CountDeltas::default();
         deltas.moved(before, rollup_key(&state));
         apply_deltas(&tx, user_id, deltas).await?;
+        if state.transcript != transcript_before {
+            let words = index_words(state.transcript.as_str().as_bytes());
+            search::index(&tx, &[(user_id, call_id, &words)]).await?;
+        }
     }
     let record = finish_write(&tx, user_id, call_id, &state, finished).await?;
     tx.commit().await?;

@@ -34,6 +34,11 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         "phone_index_by_period",
         include_str!("migrations/0007_phone_index_by_period.sql"),
     ),
+    (
+        8,
+        "search_and_filters",
+        include_str!("migrations/0008_search_and_filters.sql"),
+    ),
 ];
 
 /// Arbitrary constant: the advisory lock all callbase processes agree on.
@@ -65,6 +70,13 @@ pub async fn run(client: &mut Client) -> anyhow::Result<()> {
         tx.batch_execute(sql)
             .await
             .with_context(|| format!("migration {version} ({name})"))?;
+        // Work in Rust after the SQL, in the same transaction: the search
+        // index of existing calls needs callbase's own words.
+        if *version == 8 {
+            super::search::backfill(&tx)
+                .await
+                .with_context(|| format!("migration {version} ({name})"))?;
+        }
         tx.execute(
             "INSERT INTO schema_migrations (version, name, applied_at) VALUES ($1, $2, $3)",
             &[version, name, &crate::domain::timefmt::now_unix()],

@@ -2,9 +2,11 @@
 //! database (see docs/SCALING.md). Same behaviour as SQLite, set-based import.
 
 mod calls;
+mod list;
 mod live;
 mod migrate;
 mod owned;
+mod search;
 
 use std::str::FromStr;
 use std::time::Duration;
@@ -16,12 +18,13 @@ use tokio_postgres::{NoTls, Row};
 
 use super::{
     ApiToken, Assistant, AssistantFields, AttemptRecord, CallDraft, CallWrite, Campaign,
-    CampaignFields, Delivery, DeliveryNext, DueDelivery, IdempotencyStart, ImportOutcome, NewToken,
-    Page, Principal, Reader, Redelivery, Scope, Store, StoreError, StoreResult, User,
+    CampaignFields, Delivery, DeliveryNext, DueDelivery, IdempotencyStart, ImportOutcome,
+    ListOutcome, ListRequest, NewToken, Page, Principal, Reader, Redelivery, Scope, Store,
+    StoreError, StoreResult, User,
 };
 use crate::domain::live::CallChange;
 use crate::domain::timefmt::now_unix;
-use crate::domain::{CallFilter, CallView, NewCall};
+use crate::domain::{CallView, NewCall};
 
 impl From<tokio_postgres::Error> for StoreError {
     fn from(err: tokio_postgres::Error) -> Self {
@@ -297,20 +300,18 @@ impl Store for PgStore {
     async fn list_calls_into(
         &self,
         mut reader: Reader<'_>,
-        filter: &CallFilter,
-        limit: u64,
-        offset: u64,
+        request: ListRequest<'_>,
         sink: &mut (dyn for<'r, 'v> FnMut(&'r CallView<'v>) + Send),
-    ) -> StoreResult<Option<u64>> {
+    ) -> StoreResult<Option<ListOutcome>> {
         let mut client = self.pool.get().await?;
         let Some(user_id) = reader_user(&client, &mut reader).await? else {
             return Ok(None);
         };
-        let page = calls::list_rows(&mut client, user_id, filter, limit, offset).await?;
-        for row in &page.rows {
+        let (outcome, rows) = list::list(&mut client, user_id, request).await?;
+        for row in &rows {
             sink(&calls::view_from_row(row)?);
         }
-        Ok(Some(page.total))
+        Ok(Some(outcome))
     }
 
     async fn get_call_into(

@@ -6,11 +6,12 @@ use std::sync::LazyLock;
 use rusqlite::types::Value;
 use rusqlite::{Connection, OptionalExtension, Row, TransactionBehavior, params, params_from_iter};
 
+use super::search;
 use crate::domain::timefmt::now_unix;
 use crate::domain::{
-    AnsweredBy, CallFilter, CallRecord, CallStatus, CallType, CallView, Money, NewCall, phone,
+    AnsweredBy, CallRecord, CallStatus, CallType, CallView, Money, NewCall, phone,
 };
-use crate::store::counts::{self, Conditions, CountDeltas, Placeholder, RollupKey, SqlValue};
+use crate::store::counts::{CountDeltas, RollupCall, RollupKey};
 use crate::store::{Gate, ImportOutcome, Reader, StoreResult};
 
 /// The Call object's columns, in the contract's field order, for `SELECT`s
@@ -29,6 +30,10 @@ macro_rules! call_names {
         LEFT JOIN campaigns p ON p.id = c.campaign_id"
     };
 }
+/// [`call_columns!`] and [`call_names!`], for statements written at run time.
+pub(super) const CALL_COLUMNS: &str = call_columns!();
+pub(super) const CALL_NAMES: &str = call_names!();
+
 /// One call of one user. (A literal: the statement cache is looked up by the
 /// SQL text, which should not be formatted anew for every request.)
 const CALL_BY_ID: &str = concat!(
@@ -107,52 +112,6 @@ fn call_from_row(row: &Row<'_>) -> rusqlite::Result<CallRecord> {
     view_from_row(row).map(|view| view.to_record())
 }
 
-fn to_i64(n: u64) -> i64 {
-    i64::try_from(n).unwrap_or(i64::MAX)
-}
-
-fn bind(value: &SqlValue) -> Value {
-    match value {
-        SqlValue::Int(n) => Value::Integer(*n),
-        SqlValue::Text(t) => Value::Text(t.clone()),
-    }
-}
-
-/// Calls matching the filter, newest first, each handed to `sink` as a view
-/// borrowed from SQLite's memory (no copy of each field into a `String`);
-/// returns the total. One read transaction: the total and the rows come from
-/// the same snapshot even while an import commits in between.
-/// A token reader is checked in the same read transaction.
-pub fn list_into(
-    conn: &Connection,
-    reader: Reader<'_>,
-    filter: &CallFilter,
-    limit: u64,
-    offset: u64,
-    sink: &mut (dyn for<'r, 'v> FnMut(&'r CallView<'v>) + Send),
-) -> StoreResult<Option<u64>> {
-    let mut list = |user_id: i64| -> StoreResult<u64> {
-        if counts::matches_nothing(filter) {
-            return Ok(0);
-        }
-        let (total, page) = page_query(conn, user_id, filter, limit, offset)?;
-        if let Some(page) = page {
-            let mut stmt = conn.prepare_cached(&page.sql)?;
-            let mut rows = stmt.query(params_from_iter(page.args.iter()))?;
-            while let Some(row) = rows.next()? {
-                sink(&view_from_row(row)?);
-            }
-        }
-        Ok(total)
-    };
-    match reader {
-        // The total and the rows come from one snapshot even while an import
-        // commits in between: the token's open statement holds it, or BEGIN.
-        Reader::Token { hash, now, gate } => read_as_token(conn, hash, now, gate, list),
-        Reader::User(user_id) => in_read_transaction(conn, || list(user_id)).map(Some),
-    }
-}
-
 /// Checks a token and runs `read` as its user, in one read transaction
 /// without `BEGIN` and `COMMIT`: the token's statement stays open (stepped to
 /// its row, not reset) while `read` runs, and an implicit read transaction
@@ -161,7 +120,7 @@ pub fn list_into(
 /// the WAL read lock once instead of twice: two `fcntl`s and ~3k
 /// instructions fewer than a check of its own, where `BEGIN` and `COMMIT`
 /// around both cost more than they saved. `None` when refused.
-fn read_as_token<T>(
+pub(super) fn read_as_token<T>(
     conn: &Connection,
     hash: [u8; 32],
     now: i64,
@@ -186,7 +145,10 @@ fn read_as_token<T>(
 /// Runs `f` in one read transaction: the total and the rows come from the
 /// same snapshot even while an import commits in between. (Cached
 /// statements: execute_batch would parse BEGIN and COMMIT each time.)
-fn in_read_transaction<T>(conn: &Connection, f: impl FnOnce() -> StoreResult<T>) -> StoreResult<T> {
+pub(super) fn in_read_transaction<T>(
+    conn: &Connection,
+    f: impl FnOnce() -> StoreResult<T>,
+) -> StoreResult<T> {
     conn.prepare_cached("BEGIN")?.execute([])?;
     let result = f();
     let end = if result.is_ok() { "COMMIT" } else { "ROLLBACK" };
@@ -195,7 +157,7 @@ fn in_read_transaction<T>(conn: &Connection, f: impl FnOnce() -> StoreResult<T>)
 }
 
 /// A row of [`call_columns!`] as a borrowed view.
-fn view_from_row<'r>(row: &'r Row<'_>) -> rusqlite::Result<CallView<'r>> {
+pub(super) fn view_from_row<'r>(row: &'r Row<'_>) -> rusqlite::Result<CallView<'r>> {
     let text =
         |i: usize| -> rusqlite::Result<Option<&'r str>> { Ok(row.get_ref(i)?.as_str_or_null()?) };
     let json = |i: usize| -> rusqlite::Result<&'r [u8]> { Ok(row.get_ref(i)?.as_bytes()?) };
@@ -228,102 +190,6 @@ fn view_from_row<'r>(row: &'r Row<'_>) -> rusqlite::Result<CallView<'r>> {
         created_at: row.get(16)?,
         updated_at: row.get(17)?,
     })
-}
-
-/// The statement that reads a page's rows, in order, with its arguments.
-struct PageQuery {
-    sql: String,
-    args: Vec<Value>,
-}
-
-/// The total, and the query for the page's rows (none past the end).
-fn page_query(
-    conn: &Connection,
-    user_id: i64,
-    filter: &CallFilter,
-    limit: u64,
-    offset: u64,
-) -> StoreResult<(u64, Option<PageQuery>)> {
-    let style = Placeholder::Question;
-    // A deep page starts on the day it falls on (from the per-day rollup), so
-    // the skip stays within one day's rows whatever the page number.
-    let per_day = (offset >= counts::DEEP_OFFSET)
-        .then(|| counts::per_day_query(user_id, filter, style))
-        .flatten();
-    let (total, start) = match per_day {
-        Some(query) => {
-            let mut stmt = conn.prepare_cached(&query.sql)?;
-            let days: Vec<(i64, u64)> = stmt
-                .query_map(params_from_iter(query.values.iter().map(bind)), |r| {
-                    Ok((r.get::<_, i64>(0)?, r.get::<_, i64>(1)?.unsigned_abs()))
-                })?
-                .collect::<rusqlite::Result<_>>()?;
-            (
-                days.iter().map(|(_, n)| n).sum(),
-                counts::locate(&days, offset),
-            )
-        }
-        None => {
-            let query = counts::total_query(user_id, filter, style);
-            let total: i64 = conn
-                .prepare_cached(&query.sql)?
-                .query_row(params_from_iter(query.values.iter().map(bind)), |r| {
-                    r.get(0)
-                })?;
-            (
-                total.unsigned_abs(),
-                Some(counts::PageStart {
-                    day: i64::MAX,
-                    offset,
-                }),
-            )
-        }
-    };
-    let Some(start) = start.filter(|_| offset < total) else {
-        return Ok((total, None));
-    };
-
-    let conditions = Conditions::for_calls(user_id, filter);
-    let mut args: Vec<Value> = conditions.values().map(bind).collect();
-    // The page's rowids come from a covering index alone (the skip touches
-    // index entries, never call bodies), in a subquery that SQLite runs as a
-    // co-routine: the outer loop reads each row by rowid in the order the
-    // subquery yields them. (An outer `ORDER BY` on the calls' own columns made
-    // SQLite copy every full row into a temporary B-tree to sort them again;
-    // one on the subquery's columns does not; `IN (...)` built an ephemeral
-    // index; one statement per row paid 15 executions.)
-    let mut sql = format!(
-        "SELECT rowid AS r, created_at AS t, id AS i FROM calls WHERE {}",
-        conditions.render(style, 1)
-    );
-    if start.day != i64::MAX {
-        args.push(Value::Integer(start.day * counts::DAY + counts::DAY - 1));
-        sql.push_str(&format!(" AND created_at <= ?{}", args.len()));
-    }
-    args.push(Value::Integer(to_i64(limit)));
-    args.push(Value::Integer(to_i64(start.offset)));
-    sql.push_str(&format!(
-        // CAST: with a bare parameter as LIMIT, SQLite plans with its value and
-        // recompiles the statement at every bind (seen as sqlite3Reprepare in
-        // the profile, a fifth of a list request).
-        " {} LIMIT CAST(?{} AS INTEGER) OFFSET ?{}",
-        counts::page_order(filter),
-        args.len() - 1,
-        args.len()
-    ));
-    let sql = format!(
-        concat!(
-            call_columns!(),
-            " FROM ({}) AS page CROSS JOIN calls c ON c.rowid = page.r ",
-            call_names!(),
-            // Already the subquery's order, which SQLite keeps without a
-            // sort (it knows the co-routine yields it so); written out so the
-            // order is guaranteed rather than a property of the plan.
-            " ORDER BY page.t DESC, page.i DESC"
-        ),
-        sql
-    );
-    Ok((total, Some(PageQuery { sql, args })))
 }
 
 /// [`get`], handing the row to `sink` as a borrowed view; a token reader is
@@ -407,22 +273,33 @@ pub fn import(
                 == 1
             {
                 deltas.add(import_key(call, assistant_id, campaign_id), 1);
+                search::index(&tx, user_id, call.id, &call.words)?;
                 outcomes.push(ImportOutcome::Inserted);
                 continue;
             }
         }
-        // The owner, and where the call sits in the rollups now.
-        let existing: Option<(i64, RollupKey)> = tx
+        // The owner, where the call sits in the rollups now, and whether its
+        // transcript (so its search words) stays as it is.
+        let existing: Option<(i64, RollupKey, bool)> = tx
             .prepare_cached(
-                "SELECT user_id, created_at, status, type, assistant_id, campaign_id FROM calls WHERE id = ?1",
+                "SELECT user_id, created_at, status, type, assistant_id, campaign_id, answered_by,
+                    transcript = ?2
+                 FROM calls WHERE id = ?1",
             )?
-            .query_row([call.id], |r| {
-                let key = RollupKey::from_codes(r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?, r.get(5)?);
-                Ok((r.get(0)?, key))
+            .query_row(params![call.id, call.transcript.as_str()], |r| {
+                let key = RollupKey::from_codes(
+                    r.get(1)?,
+                    r.get(2)?,
+                    r.get(3)?,
+                    r.get(4)?,
+                    r.get(5)?,
+                    r.get(6)?,
+                );
+                Ok((r.get(0)?, key, r.get(7)?))
             })
             .optional()?;
         // Another user's id: refused before anything (assistants included) is written.
-        if existing.is_some_and(|(owner, _)| owner != user_id) {
+        if existing.is_some_and(|(owner, _, _)| owner != user_id) {
             outcomes.push(ImportOutcome::ForeignId);
             continue;
         }
@@ -450,15 +327,19 @@ pub fn import(
                 tx.prepare_cached(&INSERT_SQL)?
                     .execute(params_from_iter(args))?;
                 deltas.add(key, 1);
+                search::index(&tx, user_id, call.id, &call.words)?;
                 ImportOutcome::Inserted
             }
-            Some((_, old)) => match tx
+            Some((_, old, same_transcript)) => match tx
                 .prepare_cached(&UPDATE_SQL)?
                 .execute(params_from_iter(args))?
             {
                 0 => ImportOutcome::Unchanged,
                 _ => {
                     deltas.moved(old, key);
+                    if !same_transcript {
+                        search::reindex(&tx, user_id, call.id, &call.words)?;
+                    }
                     ImportOutcome::Updated
                 }
             },
@@ -484,13 +365,14 @@ fn import_args(
 
 /// Where an imported call counts in the rollups.
 fn import_key(call: &NewCall, assistant_id: Option<i64>, campaign_id: Option<i64>) -> RollupKey {
-    RollupKey::new(
-        call.created_at,
-        call.status,
-        call.call_type,
+    RollupKey::new(RollupCall {
+        created_at: call.created_at,
+        status: call.status,
+        call_type: call.call_type,
         assistant_id,
         campaign_id,
-    )
+        answered_by: call.answered_by,
+    })
 }
 
 /// Deletes a call of the user, keeping the rollups exact; false when there is none.
@@ -499,7 +381,7 @@ pub fn delete(conn: &mut Connection, user_id: i64, call_id: i64) -> StoreResult<
     let removed: Option<RollupKey> = tx
         .prepare_cached(
             "DELETE FROM calls WHERE id = ?1 AND user_id = ?2
-             RETURNING created_at, status, type, assistant_id, campaign_id",
+             RETURNING created_at, status, type, assistant_id, campaign_id, answered_by",
         )?
         .query_row(params![call_id, user_id], |r| {
             Ok(RollupKey::from_codes(
@@ -508,10 +390,12 @@ pub fn delete(conn: &mut Connection, user_id: i64, call_id: i64) -> StoreResult<
                 r.get(2)?,
                 r.get(3)?,
                 r.get(4)?,
+                r.get(5)?,
             ))
         })
         .optional()?;
     if let Some(key) = removed {
+        search::unindex(&tx, call_id)?;
         // Its webhook deliveries go with it (their attempts by cascade).
         tx.prepare_cached("DELETE FROM webhook_deliveries WHERE user_id = ?1 AND call_id = ?2")?
             .execute(params![user_id, call_id])?;
@@ -531,17 +415,23 @@ pub(super) fn apply_deltas(
 ) -> rusqlite::Result<()> {
     let rollups = deltas.into_rollups();
     let mut totals = tx.prepare_cached(
-        "INSERT INTO call_totals (user_id, status, type, assistant_id, campaign_id, n) VALUES (?1, ?2, ?3, ?4, ?5, ?6)
-         ON CONFLICT DO UPDATE SET n = n + excluded.n",
+        "INSERT INTO call_totals (user_id, status, type, assistant_id, campaign_id, answered_by, n)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7) ON CONFLICT DO UPDATE SET n = n + excluded.n",
     )?;
-    for ((status, call_type, assistant, campaign), delta) in rollups.totals {
+    for ((status, call_type, assistant, campaign, answered_by), delta) in rollups.totals {
         totals.execute(params![
-            user_id, status, call_type, assistant, campaign, delta
+            user_id,
+            status,
+            call_type,
+            assistant,
+            campaign,
+            answered_by,
+            delta
         ])?;
     }
     let mut counts = tx.prepare_cached(
-        "INSERT INTO call_counts (user_id, day, status, type, assistant_id, campaign_id, n)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7) ON CONFLICT DO UPDATE SET n = n + excluded.n",
+        "INSERT INTO call_counts (user_id, day, status, type, assistant_id, campaign_id, answered_by, n)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8) ON CONFLICT DO UPDATE SET n = n + excluded.n",
     )?;
     for (key, delta) in rollups.counts {
         counts.execute(params![
@@ -551,6 +441,7 @@ pub(super) fn apply_deltas(
             key.call_type,
             key.assistant_id,
             key.campaign_id,
+            key.answered_by,
             delta
         ])?;
     }

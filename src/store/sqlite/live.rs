@@ -4,8 +4,10 @@
 use rusqlite::{Connection, OptionalExtension, Row, TransactionBehavior, params};
 
 use super::calls::{apply_deltas, get};
+use super::search;
 use crate::domain::live::{Applied, CallChange, CallState};
 use crate::domain::post_call::{PayloadContext, post_call_payload};
+use crate::domain::search::index_words;
 use crate::domain::timefmt::now_unix;
 use crate::domain::{AnsweredBy, CallRecord, CallStatus, CallType, JsonText, Money, phone};
 use crate::store::counts::CountDeltas;
@@ -165,6 +167,12 @@ pub fn create_call(
     let mut deltas = CountDeltas::default();
     deltas.add(rollup_key(&s), 1);
     apply_deltas(&tx, user_id, deltas)?;
+    search::index(
+        &tx,
+        user_id,
+        call_id,
+        &index_words(s.transcript.as_str().as_bytes()),
+    )?;
     let record = finish_write(&tx, user_id, call_id, &s, s.status.is_final())?;
     tx.commit()?;
     Ok(record)
@@ -181,6 +189,7 @@ pub fn update_call(
         return Ok(CallWrite::NotFound);
     };
     let before = rollup_key(&state);
+    let transcript_before = state.transcript.clone();
     let Applied { changed, finished } = match change.apply(&mut state, now_unix()) {
         Ok(applied) => applied,
         Err(refusal) => return Ok(CallWrite::Refused(refusal)),
@@ -210,6 +219,10 @@ pub fn update_call(
         let mut deltas = CountDeltas::default();
         deltas.moved(before, rollup_key(&state));
         apply_deltas(&tx, user_id, deltas)?;
+        if state.transcript != transcript_before {
+            let words = index_words(state.transcript.as_str().as_bytes());
+            search::reindex(&tx, user_id, call_id, &words)?;
+        }
     }
     let record = finish_write(&tx, user_id, call_id, &state, finished)?;
     tx.commit()?;

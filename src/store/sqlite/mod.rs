@@ -1,10 +1,12 @@
 //! The embedded SQLite backend (the default): one file, WAL mode.
 
 mod calls;
+mod list;
 mod live;
 mod migrate;
 mod owned;
 mod pool;
+mod search;
 
 use std::path::{Path, PathBuf};
 
@@ -14,12 +16,13 @@ use rusqlite::{OptionalExtension, Row, params};
 use self::pool::Pool;
 use super::{
     ApiToken, Assistant, AssistantFields, AttemptRecord, CallDraft, CallWrite, Campaign,
-    CampaignFields, Delivery, DeliveryNext, DueDelivery, IdempotencyStart, ImportOutcome, NewToken,
-    Page, Principal, Reader, Redelivery, Scope, Store, StoreError, StoreResult, User,
+    CampaignFields, Delivery, DeliveryNext, DueDelivery, IdempotencyStart, ImportOutcome,
+    ListOutcome, ListRequest, NewToken, Page, Principal, Reader, Redelivery, Scope, Store,
+    StoreError, StoreResult, User,
 };
 use crate::domain::live::CallChange;
 use crate::domain::timefmt::now_unix;
-use crate::domain::{CallFilter, CallView, NewCall};
+use crate::domain::{CallView, NewCall};
 
 impl From<rusqlite::Error> for StoreError {
     fn from(err: rusqlite::Error) -> Self {
@@ -245,13 +248,11 @@ impl Store for SqliteStore {
     async fn list_calls_into(
         &self,
         reader: Reader<'_>,
-        filter: &CallFilter,
-        limit: u64,
-        offset: u64,
+        request: ListRequest<'_>,
         sink: &mut (dyn for<'r, 'v> FnMut(&'r CallView<'v>) + Send),
-    ) -> StoreResult<Option<u64>> {
+    ) -> StoreResult<Option<ListOutcome>> {
         self.pool
-            .read(move |conn| calls::list_into(conn, reader, filter, limit, offset, sink))
+            .read(move |conn| list::list_into(conn, reader, request, sink))
             .await
     }
 

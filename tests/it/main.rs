@@ -18,6 +18,7 @@ mod multi;
 mod owned;
 mod pagination;
 mod protocol;
+mod query_model;
 mod receiver;
 mod search;
 mod validation;

@@ -8,6 +8,8 @@ mod helpers;
 mod auth;
 mod cli;
 mod counts;
+mod cursor;
+mod finding;
 mod get_delete;
 mod import;
 mod list_filters;

@@ -1,5 +1,7 @@
 //! One generated call, in the import format (the contract's Call object).
 
+use std::borrow::Cow;
+
 use rand::Rng;
 use rand::rngs::StdRng;
 use rand::seq::IndexedRandom;
@@ -32,11 +34,15 @@ pub struct Call<'a> {
     recording_url: Option<String>,
     created_at: String,
     updated_at: String,
+    /// The reference number the caller gave, if any: a word in almost no
+    /// other call (the rare words of the search scenarios).
+    #[serde(skip)]
+    pub reference: Option<u64>,
 }
 
 #[derive(Serialize)]
 struct Segment {
-    text: &'static str,
+    text: Cow<'static, str>,
     #[serde(rename = "type")]
     kind: &'static str,
     sender: &'static str,
@@ -106,6 +112,10 @@ pub fn generate<'a>(rng: &mut StdRng, tenant: &'a Tenant, id: u64, created_at: i
     };
     let mut clock = created_at as f64 + 1.5 + f64::from(rng.random_range(0..1_000_000u32)) / 1e6;
     let mut transcript = Vec::with_capacity(segments);
+    // A quarter of the callers who talk give a reference number, once.
+    let mut reference = (segments >= 2 && rng.random_ratio(1, 4))
+        .then(|| rng.random_range(1_000_000..10_000_000u64));
+    let given = reference;
     for s in 0..segments {
         let bot = s % 2 == 0;
         let lines = match (bot, s) {
@@ -115,8 +125,17 @@ pub fn generate<'a>(rng: &mut StdRng, tenant: &'a Tenant, id: u64, created_at: i
             (true, _) => lang.bot,
             (false, _) => lang.human,
         };
+        let line = lines.choose(rng).copied().unwrap_or("");
+        // The caller's first line gives it.
+        let text = match reference.filter(|_| !bot) {
+            Some(number) => {
+                reference = None;
+                Cow::Owned(format!("{} {number}.", lang.reference))
+            }
+            None => Cow::Borrowed(line),
+        };
         transcript.push(Segment {
-            text: lines.choose(rng).copied().unwrap_or(""),
+            text,
             kind: "transcript",
             sender: if bot { "bot" } else { "human" },
             timestamp: (clock * 1e6).round() / 1e6,
@@ -176,6 +195,7 @@ pub fn generate<'a>(rng: &mut StdRng, tenant: &'a Tenant, id: u64, created_at: i
         }),
         created_at: rfc3339(created_at),
         updated_at: rfc3339(updated_at),
+        reference: given,
     }
 }
 

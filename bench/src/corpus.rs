@@ -14,6 +14,8 @@ pub struct Language {
     pub human: &'static [&'static str],
     pub closings: &'static [&'static str],
     pub summaries: &'static [&'static str],
+    /// What a caller says before giving a reference number.
+    pub reference: &'static str,
     /// Assistant names by type: inbound, outbound, web.
     pub assistants: [&'static [&'static str]; 3],
 }
@@ -69,6 +71,7 @@ pub const GERMAN: Language = Language {
         "Alles klar, die Bestätigung ist unterwegs. Vielen Dank und bis bald!",
         "Danke für Ihre Zeit. Ein Kollege meldet sich in den nächsten Tagen bei Ihnen.",
     ],
+    reference: "Meine Referenznummer ist die",
     summaries: &[
         "Termin erfolgreich vereinbart, Bestätigung per E-Mail versendet.",
         "Kunde hat kein Interesse, bitte nicht erneut anrufen.",
@@ -144,6 +147,7 @@ pub const ENGLISH: Language = Language {
         "Great, the confirmation is on its way. Thanks for calling!",
         "Thanks for your time, one of my colleagues will be in touch this week.",
     ],
+    reference: "My reference number is",
     summaries: &[
         "Appointment booked, confirmation sent by email.",
         "Not interested, asked not to be called again.",
@@ -169,7 +173,7 @@ pub const ENGLISH: Language = Language {
 };
 
 /// Tenant company names; the first is the largest tenant.
-pub const COMPANIES: [&str; 20] = [
+pub const COMPANIES: [&str; 21] = [
     "Nordwind Energie GmbH",
     "Brightline Telecom Ltd",
     "Praxis Dr. Sommer",
@@ -190,6 +194,7 @@ pub const COMPANIES: [&str; 20] = [
     "Reisebüro Sonnenschein",
     "Atlas Logistics UK",
     "Zahnarztpraxis Yilmaz",
+    "Kiosk am Markt",
 ];
 
 pub const CAMPAIGNS: [&str; 8] = [

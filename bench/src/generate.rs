@@ -19,7 +19,7 @@ use crate::call;
 use crate::tenants::{self, TENANTS};
 
 /// Bump when the generated data changes, so that old caches are not reused.
-const GENERATOR_VERSION: u32 = 1;
+const GENERATOR_VERSION: u32 = 2;
 /// The timeline ends at a fixed instant (2026-11-01T00:00:00Z), not at "now": the
 /// same N and seed then give the same bytes on any day, so results stay comparable
 /// and cached files stay valid.
@@ -27,6 +27,9 @@ pub const TIMELINE_END: i64 = 1_793_491_200;
 pub const TIMELINE_DAYS: i64 = 180;
 /// Ids of the largest tenant kept for the get-by-id scenario.
 const SAMPLE_IDS: usize = 4000;
+/// Reference numbers of the largest tenant's callers kept for the rare-word
+/// search scenario.
+const SAMPLE_REFERENCES: usize = 500;
 
 #[derive(Serialize, Deserialize)]
 pub struct Dataset {
@@ -39,6 +42,8 @@ pub struct Dataset {
     pub tenants: Vec<TenantData>,
     /// Random ids of the largest tenant, in random order.
     pub sample_ids: Vec<u64>,
+    /// Reference numbers its callers gave (words of one call, or very few).
+    pub sample_references: Vec<u64>,
 }
 
 #[derive(Serialize, Deserialize)]
@@ -120,11 +125,26 @@ fn generate(workdir: &Path, key: String, calls: u64, seed: u64) -> anyhow::Resul
     }
 
     let mut sample_ids = Vec::with_capacity(SAMPLE_IDS);
+    let mut sample_references = Vec::with_capacity(SAMPLE_REFERENCES);
+    let mut references_seen = 0usize;
     let mut line = Vec::with_capacity(8192);
     for (position, &created_at) in times.iter().enumerate() {
         let id = position as u64 + 1;
-        let t = tenants::pick_tenant(&mut rng);
+        let t = tenants::pick_tenant(&mut rng, calls);
         let record = call::generate(&mut rng, &profiles[t], id, created_at);
+        if t == 0
+            && let Some(reference) = record.reference
+        {
+            references_seen += 1;
+            if sample_references.len() < SAMPLE_REFERENCES {
+                sample_references.push(reference);
+            } else {
+                let slot = sample_rng.random_range(0..references_seen);
+                if slot < SAMPLE_REFERENCES {
+                    sample_references[slot] = reference;
+                }
+            }
+        }
         line.clear();
         serde_json::to_writer(&mut line, &record)?;
         line.push(b'\n');
@@ -160,6 +180,7 @@ fn generate(workdir: &Path, key: String, calls: u64, seed: u64) -> anyhow::Resul
         days: TIMELINE_DAYS,
         tenants: data,
         sample_ids,
+        sample_references,
     })
 }
 

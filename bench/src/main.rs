@@ -8,6 +8,7 @@ mod callbase;
 mod corpus;
 mod generate;
 mod http;
+mod naive;
 mod process;
 mod report;
 mod run;
@@ -35,12 +36,15 @@ struct Cli {
 enum Command {
     /// Answer every request with the bytes of one file (the HTTP limit baseline).
     Static(static_server::StaticArgs),
+    /// Run a naive baseline's SQL for a while (started by the bench itself).
+    Naive(naive::NaiveArgs),
 }
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let outcome = match cli.command {
         Some(Command::Static(args)) => static_server::serve(args),
+        Some(Command::Naive(args)) => naive::run(args),
         None => run::run(cli.run),
     };
     match outcome {

@@ -7,6 +7,7 @@ use std::path::{Path, PathBuf};
 use serde::Serialize;
 
 use crate::callbase::ImportResult;
+use crate::naive::NaiveOutcome;
 use crate::wrk::Outcome;
 
 #[derive(Serialize)]
@@ -22,6 +23,9 @@ pub struct Results {
     pub rounds: u32,
     pub machine: Machine,
     pub import: ImportResult,
+    /// The search index's size on disk, when the database has one.
+    pub search_index_bytes: Option<u64>,
+    pub database_bytes: u64,
     pub scenarios: Vec<ScenarioResult>,
     /// The server's `VmHWM` after every scenario.
     pub peak_rss_kib: u64,
@@ -53,6 +57,8 @@ pub struct ScenarioResult {
     pub ratio: f64,
     /// Every round's ratio, in the order run.
     pub round_ratios: Vec<f64>,
+    /// The naive baseline of the same requests, when the scenario has one.
+    pub naive: Option<NaiveOutcome>,
 }
 
 impl Machine {
@@ -104,6 +110,32 @@ impl Results {
                 s.ratio * 100.0
             );
         }
+        let with_naive: Vec<&ScenarioResult> = self
+            .scenarios
+            .iter()
+            .filter(|s| s.naive.is_some())
+            .collect();
+        if !with_naive.is_empty() {
+            out.push_str(
+                "\n| scenario | callbase req/s | p50 ms | p99 ms | naive req/s | naive p50 ms | naive p99 ms | × naive |\n\
+                 |---|---:|---:|---:|---:|---:|---:|---:|\n",
+            );
+            for s in with_naive {
+                let Some(naive) = s.naive else { continue };
+                let _ = writeln!(
+                    out,
+                    "| {} | {:.0} | {:.2} | {:.2} | {:.0} | {:.2} | {:.2} | {:.1} |",
+                    s.name,
+                    s.callbase.requests_per_sec,
+                    s.callbase.p50_ms,
+                    s.callbase.p99_ms,
+                    naive.requests_per_sec,
+                    naive.p50_ms,
+                    naive.p99_ms,
+                    s.callbase.requests_per_sec / naive.requests_per_sec.max(1e-9)
+                );
+            }
+        }
         if self.rounds > 1 {
             let _ = writeln!(
                 out,
@@ -121,9 +153,18 @@ impl Results {
         }
         let _ = writeln!(
             out,
-            "\n- import: {} calls in {:.1} s, {:.0} calls/s (20 `callbase import` runs, wall time)",
-            self.import.calls, self.import.seconds, self.import.calls_per_sec
+            "\n- import: {} calls in {:.1} s, {:.0} calls/s ({} `callbase import` runs, wall time)",
+            self.import.calls, self.import.seconds, self.import.calls_per_sec, self.tenants
         );
+        if let Some(bytes) = self.search_index_bytes {
+            let _ = writeln!(
+                out,
+                "- search index: {:.1} MiB on disk, {:.1} MiB per 100k calls (database {:.0} MiB)",
+                bytes as f64 / 1_048_576.0,
+                bytes as f64 / 1_048_576.0 / (self.calls as f64 / 100_000.0),
+                self.database_bytes as f64 / 1_048_576.0
+            );
+        }
         let _ = writeln!(
             out,
             "- server peak RSS (VmHWM): {:.1} MiB",

@@ -43,6 +43,10 @@ pub struct RunArgs {
     /// rounds give steadier ratios than one.
     #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..=99))]
     pub rounds: u32,
+    /// The scenarios to run, comma-separated (default: all of them). A
+    /// binary older than a scenario's feature can still run the others.
+    #[arg(long, value_delimiter = ',', default_values_t = scenarios::ALL.map(str::to_owned))]
+    pub scenarios: Vec<String>,
 }
 
 pub fn run(args: RunArgs) -> anyhow::Result<()> {
@@ -95,7 +99,21 @@ pub fn run(args: RunArgs) -> anyhow::Result<()> {
     let server = Server::start("callbase serve", &binary, &server_args, addr, &log)?;
     println!("callbase serve: ready on {addr} (log: {})", log.display());
 
-    let scenarios = scenarios::prepare(addr, &dataset, &tokens)?;
+    for wanted in &args.scenarios {
+        ensure!(
+            scenarios::ALL.contains(&wanted.as_str()),
+            "--scenarios: no scenario {wanted:?} (there are {})",
+            scenarios::ALL.join(", ")
+        );
+    }
+    let user_ids = user_ids(&db, &dataset)?;
+    let index = index_size(&db);
+    let context = scenarios::Context {
+        dataset: &dataset,
+        tokens: &tokens,
+        user_ids: &user_ids,
+    };
+    let scenarios = scenarios::prepare(addr, &context, &args.scenarios)?;
     let background_cpu_percent = background_load(Duration::from_secs(1));
     if background_cpu_percent.iter().any(|&busy| busy > 10.0) {
         eprintln!(
@@ -124,6 +142,8 @@ pub fn run(args: RunArgs) -> anyhow::Result<()> {
         rounds: args.rounds,
         machine: Machine::detect(),
         import,
+        search_index_bytes: index,
+        database_bytes: std::fs::metadata(&db).map_or(0, |m| m.len()),
         scenarios: results,
         peak_rss_kib,
         background_cpu_percent,
@@ -209,6 +229,24 @@ fn measure(
         });
     }
     baseline.stop()?;
+    let naive = match &scenario.naive {
+        Some(requests) => {
+            println!("{name}: {} s of the naive baseline ...", args.duration);
+            let plan = crate::naive::Plan {
+                database: workdir.join("bench.db"),
+                seconds: args.duration,
+                requests: requests.clone(),
+            };
+            let outcome =
+                crate::naive::measure(&plan, &workdir.join(format!("naive-{name}.json")))?;
+            println!(
+                "{name}: naive {:.0} req/s, p50 {:.2} ms",
+                outcome.requests_per_sec, outcome.p50_ms
+            );
+            Some(outcome)
+        }
+        None => None,
+    };
 
     let ratios: Vec<f64> = rounds.iter().map(|r| r.ratio).collect();
     let median = median_round(rounds);
@@ -221,7 +259,46 @@ fn measure(
         round_ratios: ratios,
         callbase: median.callbase,
         static_limit: median.static_limit,
+        naive,
     })
+}
+
+/// The tenants' user ids, in tenant order (for the naive baselines' SQL).
+fn user_ids(db: &Path, dataset: &generate::Dataset) -> anyhow::Result<Vec<i64>> {
+    let conn =
+        rusqlite::Connection::open_with_flags(db, rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY)?;
+    dataset
+        .tenants
+        .iter()
+        .map(|t| {
+            conn.query_row("SELECT id FROM users WHERE email = ?1", [&t.email], |r| {
+                r.get(0)
+            })
+            .with_context(|| format!("no user {}", t.email))
+        })
+        .collect()
+}
+
+/// Bytes of the search index on disk (FTS5's tables), if the database has one.
+fn index_size(db: &Path) -> Option<u64> {
+    let conn =
+        rusqlite::Connection::open_with_flags(db, rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY)
+            .ok()?;
+    let pages = conn.query_row(
+        "SELECT sum(pgsize) FROM dbstat WHERE name LIKE 'call_words%'",
+        [],
+        |r| r.get::<_, Option<i64>>(0),
+    );
+    let bytes = match pages {
+        Ok(bytes) => bytes,
+        // Without the dbstat table: the index's own blobs.
+        Err(_) => conn
+            .query_row("SELECT sum(length(block)) FROM call_words_data", [], |r| {
+                r.get(0)
+            })
+            .ok()?,
+    };
+    bytes.map(i64::unsigned_abs)
 }
 
 /// One load against callbase and one against the static limit, back to back.

@@ -4,12 +4,14 @@
 
 use std::net::SocketAddr;
 
-use anyhow::{Context, bail, ensure};
+use anyhow::{Context as _, bail, ensure};
 use serde_json::Value;
 
 use crate::call::ymd;
 use crate::generate::Dataset;
 use crate::http;
+use crate::naive::{Param, Statement, page_and_total};
+use crate::tenants::SMALL;
 use crate::wrk::Request;
 
 pub struct Scenario {
@@ -19,15 +21,46 @@ pub struct Scenario {
     pub body: Vec<u8>,
     /// Mean body size over the answers fetched while preparing.
     pub mean_body_bytes: f64,
+    /// The same requests answered naively in SQL (see `naive`), if the
+    /// scenario has such a baseline.
+    pub naive: Option<Vec<Vec<Statement>>>,
+}
+
+/// Every scenario, in the order run.
+pub const ALL: [&str; 10] = [
+    "page1-largest",
+    "filtered",
+    "deep-page",
+    "get-by-id",
+    "search-rare",
+    "search-common",
+    "search-common-small",
+    "filtered-arrays",
+    "cursor-first",
+    "cursor-deep",
+];
+
+/// A word in more than 30% of every tenant's calls (checked while preparing).
+pub const COMMON_WORD: &str = "bitte";
+/// Pages walked for `cursor-deep`.
+const DEEP_CURSOR_PAGE: usize = 1_000;
+
+/// What the scenarios need to know of the database, beyond the data set.
+pub struct Context<'a> {
+    pub dataset: &'a Dataset,
+    pub tokens: &'a [String],
+    /// Tenants' user ids, in tenant order.
+    pub user_ids: &'a [i64],
 }
 
 /// Checks every tenant's `total` against the generated count, then builds the
 /// scenarios. `tokens` are in tenant order; tenant 0 is the largest.
 pub fn prepare(
     addr: SocketAddr,
-    dataset: &Dataset,
-    tokens: &[String],
+    context: &Context<'_>,
+    wanted: &[String],
 ) -> anyhow::Result<Vec<Scenario>> {
+    let (dataset, tokens) = (context.dataset, context.tokens);
     for (t, tenant) in dataset.tenants.iter().enumerate() {
         let page = fetch(addr, "/api/user/calls", &tokens[t])?.1;
         let total = page["total"].as_u64().context("no total")?;
@@ -60,12 +93,19 @@ pub fn prepare(
         .collect();
 
     let mut scenarios = Vec::new();
-    for (name, requests) in [
-        ("page1-largest", page1),
-        ("filtered", filtered(dataset, tokens)),
-        ("deep-page", deep),
-        ("get-by-id", by_id),
-    ] {
+    for name in ALL.into_iter().filter(|n| wanted.iter().any(|w| w == n)) {
+        let (requests, naive) = match name {
+            "page1-largest" => (page1.clone(), None),
+            "filtered" => (filtered(dataset, tokens), None),
+            "deep-page" => (deep.clone(), None),
+            "get-by-id" => (by_id.clone(), None),
+            "search-rare" => search_rare(context),
+            "search-common" => search_common(addr, context, 0)?,
+            "search-common-small" => search_common(addr, context, SMALL)?,
+            "filtered-arrays" => filtered_arrays(context)?,
+            "cursor-first" => cursor(addr, context, 1)?,
+            _ => cursor(addr, context, DEEP_CURSOR_PAGE)?,
+        };
         // Every filtered request, and a sample of the ids: enough to pick a typical
         // body and to catch a scenario that would only measure errors.
         let probe = requests.len().min(100);
@@ -97,9 +137,139 @@ pub fn prepare(
             requests,
             body,
             mean_body_bytes: mean,
+            naive,
         });
     }
     Ok(scenarios)
+}
+
+/// A naive request: the same page and total with `LIKE`, `COUNT(*)` and
+/// `OFFSET`.
+type Naive = Option<Vec<Vec<Statement>>>;
+
+/// Rare words: reference numbers callers of the largest tenant gave.
+fn search_rare(context: &Context<'_>) -> (Vec<Request>, Naive) {
+    let words: Vec<u64> = context
+        .dataset
+        .sample_references
+        .iter()
+        .take(200)
+        .copied()
+        .collect();
+    let requests = words
+        .iter()
+        .map(|w| Request {
+            path: format!("/api/user/calls?q={w}"),
+            token: context.tokens[0].clone(),
+        })
+        .collect();
+    let naive = words
+        .iter()
+        .map(|w| like(context.user_ids[0], &w.to_string()))
+        .collect();
+    (requests, Some(naive))
+}
+
+fn like(user_id: i64, word: &str) -> Vec<Statement> {
+    page_and_total(
+        "user_id = ?1 AND transcript LIKE ?2",
+        vec![Param::Int(user_id), Param::Text(format!("%{word}%"))],
+        0,
+    )
+}
+
+/// [`COMMON_WORD`] for one tenant, with a check that it is common there.
+fn search_common(
+    addr: SocketAddr,
+    context: &Context<'_>,
+    tenant: usize,
+) -> anyhow::Result<(Vec<Request>, Naive)> {
+    let token = &context.tokens[tenant];
+    let path = format!("/api/user/calls?q={COMMON_WORD}");
+    let total = fetch(addr, &path, token)?.1["total"]
+        .as_u64()
+        .context("no total")?;
+    let calls = context.dataset.tenants[tenant].calls;
+    println!(
+        "search: {COMMON_WORD:?} is in {total} of tenant {}'s {calls} calls ({:.0}%)",
+        tenant + 1,
+        100.0 * total as f64 / calls.max(1) as f64
+    );
+    ensure!(
+        total * 10 >= calls * 3,
+        "{COMMON_WORD:?} is in fewer than 30% of the calls"
+    );
+    Ok((
+        one(token, path),
+        Some(vec![like(context.user_ids[tenant], COMMON_WORD)]),
+    ))
+}
+
+/// Start of a local day in Berlin (Unix seconds).
+fn berlin_day_start(day: i64) -> anyhow::Result<i64> {
+    let date: jiff::civil::Date = ymd(day).parse()?;
+    let tz = jiff::tz::TimeZone::get("Europe/Berlin")?;
+    Ok(date.to_zoned_datetime(tz)?.timestamp().as_second())
+}
+
+/// Two array filters, a duration range and a week of local days in a zone,
+/// across every tenant (a week each, as `filtered`).
+fn filtered_arrays(context: &Context<'_>) -> anyhow::Result<(Vec<Request>, Naive)> {
+    let end_day = context.dataset.end.div_euclid(86_400);
+    let mut requests = Vec::new();
+    let mut naive = Vec::new();
+    for (t, token) in context.tokens.iter().enumerate() {
+        let to = end_day - 1 - 7 * (t as i64 % 20);
+        let from = to - 6;
+        requests.push(Request {
+            path: format!(
+                "/api/user/calls?status%5B%5D=completed&status%5B%5D=ended_by_customer&type%5B%5D=inbound&type%5B%5D=outbound&duration_min=60&date_from={}&date_to={}&timezone=Europe/Berlin",
+                ymd(from),
+                ymd(to)
+            ),
+            token: token.clone(),
+        });
+        naive.push(page_and_total(
+            "user_id = ?1 AND status IN (6, 7) AND type IN (1, 2) AND duration >= 60 AND created_at >= ?2 AND created_at < ?3",
+            vec![
+                Param::Int(context.user_ids[t]),
+                Param::Int(berlin_day_start(from)?),
+                Param::Int(berlin_day_start(to + 1)?),
+            ],
+            0,
+        ));
+    }
+    Ok((requests, Some(naive)))
+}
+
+/// Page `page` of the largest tenant's cursor walk, reached by following
+/// `next_page_url` from the first; naively, the same page by `OFFSET`.
+fn cursor(
+    addr: SocketAddr,
+    context: &Context<'_>,
+    page: usize,
+) -> anyhow::Result<(Vec<Request>, Naive)> {
+    let token = &context.tokens[0];
+    let mut path = "/api/user/calls?paginate=cursor".to_owned();
+    for _ in 1..page {
+        let next = fetch(addr, &path, token)?.1["next_page_url"]
+            .as_str()
+            .map(str::to_owned)
+            .context("the walk ended before the page")?;
+        path = next
+            .split_once("/api/")
+            .map(|(_, p)| format!("/api/{p}"))
+            .context("a next page URL without /api/")?;
+    }
+    let offset = (page as u64 - 1) * 15;
+    Ok((
+        one(token, path),
+        Some(vec![page_and_total(
+            "user_id = ?1",
+            vec![Param::Int(context.user_ids[0])],
+            offset,
+        )]),
+    ))
 }
 
 fn one(token: &str, path: String) -> Vec<Request> {

@@ -8,9 +8,15 @@ use rand::{Rng, SeedableRng};
 
 use crate::corpus::{CAMPAIGNS, COMPANIES, ENGLISH, GERMAN, Language};
 
-pub const TENANTS: usize = 20;
-/// Share of all calls held by tenant 0, the largest; the rest is spread evenly.
+pub const TENANTS: usize = 21;
+/// Share of all calls held by tenant 0, the largest; the last one, the
+/// smallest, holds about [`SMALL_CALLS`]; the rest is spread evenly.
 pub const LARGEST_SHARE: f64 = 0.40;
+/// Calls of the smallest tenant, whatever the data set's size (a small
+/// tenant's search must not pay for the big one's data).
+pub const SMALL_CALLS: f64 = 3_000.0;
+/// The smallest tenant.
+pub const SMALL: usize = TENANTS - 1;
 
 /// In the order of `Language::assistants`.
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -78,22 +84,27 @@ impl Tenant {
 }
 
 /// Expected share of the calls for tenant `index`.
-pub fn share(index: usize) -> f64 {
-    if index == 0 {
-        LARGEST_SHARE
-    } else {
-        (1.0 - LARGEST_SHARE) / (TENANTS - 1) as f64
+pub fn share(index: usize, calls: u64) -> f64 {
+    let small = (SMALL_CALLS / calls.max(1) as f64).min(0.1);
+    match index {
+        0 => LARGEST_SHARE,
+        SMALL => small,
+        _ => (1.0 - LARGEST_SHARE - small) / (TENANTS - 2) as f64,
     }
 }
 
 /// Assigns a call to a tenant by weight.
-pub fn pick_tenant(rng: &mut StdRng) -> usize {
+pub fn pick_tenant(rng: &mut StdRng, calls: u64) -> usize {
     let roll = rng.random::<f64>();
     if roll < LARGEST_SHARE {
         return 0;
     }
-    let rest = (roll - LARGEST_SHARE) / share(1);
-    (1 + rest as usize).min(TENANTS - 1)
+    let small = share(SMALL, calls);
+    if roll < LARGEST_SHARE + small {
+        return SMALL;
+    }
+    let rest = (roll - LARGEST_SHARE - small) / share(1, calls);
+    (1 + rest as usize).min(TENANTS - 2)
 }
 
 /// The tenants for a seed and a total number of calls (which sizes the phone pools).
@@ -160,7 +171,7 @@ fn tenant(seed: u64, calls: u64, index: usize) -> Tenant {
     let mut campaigns: Vec<String> = CAMPAIGNS.iter().map(|c| (*c).to_owned()).collect();
     campaigns.shuffle(&mut rng);
     campaigns.truncate(rng.random_range(0..=4));
-    let expected = (calls as f64 * share(index)) as u64;
+    let expected = (calls as f64 * share(index, calls)) as u64;
     Tenant {
         index,
         email: format!("tenant{:02}@bench.callbase.local", index + 1),

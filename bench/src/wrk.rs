@@ -16,6 +16,7 @@ pub const WRK: &str = "/usr/bin/wrk";
 const MARKER: &str = "BENCH_RESULT";
 
 /// One request of a rotation.
+#[derive(Clone)]
 pub struct Request {
     pub path: String,
     pub token: String,

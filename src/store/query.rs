@@ -706,6 +706,9 @@ pub struct PageRead<'a> {
     pub window: Window,
     pub start: Start,
     pub search: Option<&'a SearchCondition>,
+    /// False: every row from the window's start on, in order (no `LIMIT`,
+    /// no `OFFSET`), for a caller that picks the page's rows itself.
+    pub bounded: bool,
 }
 
 pub fn page_plan(read: PageRead<'_>, first: &str, alias: &str, style: Placeholder) -> PagePlan {
@@ -716,6 +719,7 @@ pub fn page_plan(read: PageRead<'_>, first: &str, alias: &str, style: Placeholde
         window,
         start,
         search,
+        bounded,
     } = read;
     let phone = filter.phone_number.is_some();
     let keys = sort_keys(sort, phone);
@@ -788,11 +792,15 @@ pub fn page_plan(read: PageRead<'_>, first: &str, alias: &str, style: Placeholde
         Placeholder::Question => format!("CAST({MARK} AS INTEGER)"),
         Placeholder::Dollar => MARK.to_string(),
     };
-    let mut tail_values = vec![SqlValue::Int(to_i64(limit))];
-    let mut tail = format!(" ORDER BY {} LIMIT {limit_mark}", order("", forward));
-    if let Some(offset) = offset {
-        tail.push_str(&format!(" OFFSET {MARK}"));
-        tail_values.push(SqlValue::Int(to_i64(offset)));
+    let mut tail_values = Vec::new();
+    let mut tail = format!(" ORDER BY {}", order("", forward));
+    if bounded {
+        tail.push_str(&format!(" LIMIT {limit_mark}"));
+        tail_values.push(SqlValue::Int(to_i64(limit)));
+        if let Some(offset) = offset {
+            tail.push_str(&format!(" OFFSET {MARK}"));
+            tail_values.push(SqlValue::Int(to_i64(offset)));
+        }
     }
     let inner = conditions.statement(
         &select.join(", "),
@@ -804,6 +812,22 @@ pub fn page_plan(read: PageRead<'_>, first: &str, alias: &str, style: Placeholde
         inner,
         outer_order: order(alias, true),
     }
+}
+
+/// `SELECT {select} FROM calls WHERE` every condition of the filter but the
+/// search: what a backend streams to test against matches it gathered.
+pub fn rows_without_search(
+    user_id: i64,
+    filter: &CallFilter,
+    select: &str,
+    style: Placeholder,
+) -> Sql {
+    Conditions::for_calls(user_id, filter, Span::of(filter), None, style).statement(
+        select,
+        "calls",
+        &Part::new("", Vec::new()),
+        style,
+    )
 }
 
 fn to_i64(n: u64) -> i64 {

@@ -8,7 +8,7 @@ use std::borrow::Cow;
 
 use serde::Deserialize;
 
-use super::text::{Word, words};
+use super::text::for_each_word;
 use super::{SearchQuery, Term};
 
 /// Most segments listed in `matches`.
@@ -43,30 +43,69 @@ pub struct SegmentMatch<'a> {
     pub ranges: Vec<(usize, usize)>,
 }
 
-/// Where each term occurs in one segment's words: `(start, end)` of every
-/// occurrence, for every term of the query.
-fn occurrences(query: &SearchQuery, words: &[Word]) -> Vec<Vec<(usize, usize)>> {
-    query
-        .terms
-        .iter()
-        .map(|term| term_occurrences(term, words))
-        .collect()
+/// One segment's words, in a buffer reused from segment to segment (a page
+/// of matches reads every segment of fifteen transcripts, and a `String` per
+/// word showed in the profile).
+#[derive(Default)]
+struct Words {
+    /// Every word's normal form, one after the other.
+    norms: String,
+    /// Per word: its normal form's bytes in `norms`, and where it stands in
+    /// the text, in code points.
+    spans: Vec<(usize, usize, usize, usize)>,
 }
 
-fn term_occurrences(term: &Term, words: &[Word]) -> Vec<(usize, usize)> {
-    let n = term.parts.len();
-    if words.len() < n {
-        return Vec::new();
+impl Words {
+    fn read(&mut self, text: &str) {
+        self.norms.clear();
+        self.spans.clear();
+        let (norms, spans) = (&mut self.norms, &mut self.spans);
+        for_each_word(text, |norm, start, end, _| {
+            let at = norms.len();
+            norms.push_str(norm);
+            spans.push((at, norms.len(), start, end));
+        });
     }
-    (0..=words.len() - n)
-        .filter(|&i| {
-            term.parts
+
+    fn norm(&self, i: usize) -> &str {
+        let (from, to, _, _) = self.spans[i];
+        &self.norms[from..to]
+    }
+
+    /// `(start, end)` of every word of every occurrence of `term`.
+    fn occurrences(&self, term: &Term, out: &mut Vec<(usize, usize)>) -> bool {
+        let n = term.parts.len();
+        let mut found = false;
+        for i in 0..(self.spans.len() + 1).saturating_sub(n) {
+            if term
+                .parts
                 .iter()
-                .zip(&words[i..i + n])
-                .all(|(part, word)| part.accepts(&word.norm))
+                .enumerate()
+                .all(|(k, part)| part.accepts(self.norm(i + k)))
+            {
+                found = true;
+                out.extend(self.spans[i..i + n].iter().map(|&(_, _, s, e)| (s, e)));
+            }
+        }
+        found
+    }
+}
+
+/// False when `text` cannot hold any term of `query`: an ASCII text that
+/// does not contain, in any case, the first word of any term (a word's
+/// normal form from ASCII is its lower case). Most segments of a page's
+/// transcripts hold no term; this skips reading their words.
+fn could_hold(query: &SearchQuery, text: &str, lower: &mut Vec<u8>) -> bool {
+    if !text.is_ascii() {
+        return true;
+    }
+    lower.clear();
+    lower.extend(text.bytes().map(|b| b.to_ascii_lowercase()));
+    query.terms.iter().any(|term| {
+        term.parts.first().is_some_and(|part| {
+            !part.word.is_ascii() || memchr::memmem::find(lower, part.word.as_bytes()).is_some()
         })
-        .flat_map(|i| words[i..i + n].iter().map(|w| (w.start, w.end)))
-        .collect()
+    })
 }
 
 /// The segments of `transcript` that hold a term of `query` (at most
@@ -79,12 +118,16 @@ pub fn find<'a>(
     let mut found = vec![false; query.terms.len()];
     let mut shown = Vec::new();
     let first = transcript.first().map_or(0.0, |s| s.timestamp);
+    let mut words = Words::default();
+    let mut lower = Vec::new();
     for (index, segment) in transcript.iter().enumerate() {
-        let per_term = occurrences(query, &words(&segment.text));
+        if !could_hold(query, &segment.text, &mut lower) {
+            continue;
+        }
+        words.read(&segment.text);
         let mut ranges: Vec<(usize, usize)> = Vec::new();
-        for (seen, at) in found.iter_mut().zip(&per_term) {
-            *seen |= !at.is_empty();
-            ranges.extend(at);
+        for (seen, term) in found.iter_mut().zip(&query.terms) {
+            *seen |= words.occurrences(term, &mut ranges);
         }
         if ranges.is_empty() || shown.len() == MAX_SEGMENTS {
             continue;

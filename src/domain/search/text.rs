@@ -47,6 +47,7 @@ fn push_normal(c: char, out: &mut String) {
 }
 
 /// Whether `c` continues a word (`in_word`) or starts one.
+#[inline]
 fn is_word_char(c: char, in_word: bool) -> bool {
     c.is_alphanumeric() || (in_word && !c.is_ascii() && is_combining_mark(c))
 }
@@ -54,17 +55,36 @@ fn is_word_char(c: char, in_word: bool) -> bool {
 /// Calls `each` with every word of `text`, in order; `each` gets the
 /// normal form (a buffer reused between calls), the start and end in code
 /// points, and the code point just after the word (`None` at the end).
+///
+/// ASCII bytes, most of every transcript, are handled as bytes; only other
+/// characters are decoded and decomposed.
 pub fn for_each_word(text: &str, mut each: impl FnMut(&str, usize, usize, Option<char>)) {
+    let bytes = text.as_bytes();
     let mut norm = String::new();
     let mut start = None;
-    let mut index = 0;
-    for c in text.chars() {
+    // Code points so far, and the byte position.
+    let (mut index, mut at) = (0, 0);
+    while at < bytes.len() {
+        let byte = bytes[at];
+        let (c, len) = if byte.is_ascii() {
+            (char::from(byte), 1)
+        } else {
+            let c = text[at..]
+                .chars()
+                .next()
+                .unwrap_or(char::REPLACEMENT_CHARACTER);
+            (c, c.len_utf8())
+        };
         if is_word_char(c, start.is_some()) {
             if start.is_none() {
                 start = Some(index);
                 norm.clear();
             }
-            push_normal(c, &mut norm);
+            if byte.is_ascii() {
+                norm.push(char::from(byte.to_ascii_lowercase()));
+            } else {
+                push_normal(c, &mut norm);
+            }
         } else if let Some(from) = start.take() {
             // A word whose letters all normalise to nothing (a lone mark
             // that is also a letter) is no word.
@@ -73,6 +93,7 @@ pub fn for_each_word(text: &str, mut each: impl FnMut(&str, usize, usize, Option
             }
         }
         index += 1;
+        at += len;
     }
     if let Some(from) = start
         && !norm.is_empty()

@@ -173,6 +173,7 @@ async fn page(
             window,
             start,
             search,
+            bounded: true,
         },
         "id",
         "page",

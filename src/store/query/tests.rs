@@ -168,6 +168,7 @@ fn a_plain_page_reads_the_index_alone() {
         },
         start: Start::default(),
         search: None,
+        bounded: true,
     };
     let plan = page_plan(read, "rowid AS r", "page", Placeholder::Question);
     assert_eq!(
@@ -193,6 +194,7 @@ fn keysets_follow_the_sort() {
             },
             start: Start::default(),
             search: None,
+            bounded: true,
         };
         page_plan(read, "id", "p", Placeholder::Dollar)
     };

@@ -34,6 +34,14 @@ macro_rules! call_names {
 pub(super) const CALL_COLUMNS: &str = call_columns!();
 pub(super) const CALL_NAMES: &str = call_names!();
 
+/// One call by its row (the walk of a search, whose user is checked already).
+pub(super) const CALL_BY_ROWID: &str = concat!(
+    call_columns!(),
+    " FROM calls c ",
+    call_names!(),
+    " WHERE c.rowid = ?1"
+);
+
 /// One call of one user. (A literal: the statement cache is looked up by the
 /// SQL text, which should not be formatted anew for every request.)
 const CALL_BY_ID: &str = concat!(

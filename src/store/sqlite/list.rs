@@ -7,8 +7,10 @@ use std::collections::BTreeMap;
 use rusqlite::types::Value;
 use rusqlite::{Connection, params_from_iter};
 
-use super::calls::{CALL_COLUMNS, CALL_NAMES, in_read_transaction, read_as_token, view_from_row};
-use super::search;
+use super::calls::{
+    CALL_BY_ROWID, CALL_COLUMNS, CALL_NAMES, in_read_transaction, read_as_token, view_from_row,
+};
+use super::search::{self, Matches, Membership};
 use crate::domain::listing::{Sort, Window};
 use crate::domain::{CallFilter, CallView};
 use crate::store::query::{
@@ -97,15 +99,14 @@ fn read(
     if query::matches_nothing(filter) {
         return Ok(ListOutcome::empty(request.facets));
     }
+    let narrowed = !only_search(filter);
     let search = match &filter.search {
-        Some(q) => Some(search::prepare(conn, user_id, q, request.window)?),
+        Some(q) => Some(search::prepare(conn, user_id, q, request.window, narrowed)?),
         None => None,
     };
     if search.as_ref().is_some_and(|s| s.matches == 0) {
         return Ok(ListOutcome::empty(request.facets));
     }
-    let count_condition = search.as_ref().map(|s| &s.count);
-    let page_condition = search.as_ref().map(|s| &s.page);
 
     // A deep page of a list by creation time starts on the day it falls on
     // (from the per-day rollup), so the skip stays within one day's rows
@@ -151,25 +152,162 @@ fn read(
             }
         }
     }
-    let total = match total {
-        Some(total) => total,
-        None if only_search(filter) => search.as_ref().map_or(0, |s| s.matches),
-        None => sum(
-            conn,
-            &query::count_plan(user_id, filter, None, count_condition, STYLE),
-        )?,
+    let total = match (total, &search) {
+        (Some(total), _) => total,
+        (None, None) => sum(conn, &query::count_plan(user_id, filter, None, None, STYLE))?,
+        (None, Some(s)) if !narrowed => s.matches,
+        (None, Some(s)) => match &s.count {
+            Matches::Lookup(condition) => sum(
+                conn,
+                &query::count_plan(user_id, filter, None, Some(condition), STYLE),
+            )?,
+            Matches::Walk(matches) => {
+                let rows = query::rows_without_search(user_id, filter, "id", STYLE);
+                stream_grouped(conn, &rows, matches.all().unwrap_or_default(), false)?
+                    .first()
+                    .map_or(0, |(_, n)| *n)
+            }
+        },
     };
     let mut facets = Vec::with_capacity(request.facets.len());
     for facet in request.facets {
-        let parts = query::count_plan(user_id, filter, Some(*facet), count_condition, STYLE);
-        facets.push((*facet, sum_grouped(conn, &parts)?));
+        let counts = match search.as_ref().map(|s| &s.count) {
+            Some(Matches::Walk(matches)) => {
+                let select = format!("id, {}", query::facet_column(*facet));
+                let rows = query::rows_without_search(user_id, filter, &select, STYLE);
+                stream_grouped(conn, &rows, matches.all().unwrap_or_default(), true)?
+            }
+            lookup => {
+                let condition = match lookup {
+                    Some(Matches::Lookup(condition)) => Some(condition),
+                    _ => None,
+                };
+                let parts = query::count_plan(user_id, filter, Some(*facet), condition, STYLE);
+                sum_grouped(conn, &parts)?
+            }
+        };
+        facets.push((*facet, counts));
     }
 
     let past_the_end = matches!(window, Window::Offset { offset, .. } if offset >= total);
     if !past_the_end && total > 0 {
-        page(conn, user_id, request, window, start, page_condition, sink)?;
+        match search.map(|s| s.page) {
+            Some(Matches::Walk(mut matches)) => walk(conn, user_id, request, &mut matches, sink)?,
+            Some(Matches::Lookup(condition)) => {
+                page(
+                    conn,
+                    user_id,
+                    request,
+                    window,
+                    start,
+                    Some(&condition),
+                    sink,
+                )?;
+            }
+            None => page(conn, user_id, request, window, start, None, sink)?,
+        }
     }
     Ok(ListOutcome { total, facets })
+}
+
+/// Counts the rows of `rows` (`SELECT id[, key]`) whose id is among `ids`,
+/// by key (`grouped`) or all under key 0; keys without any are left out.
+fn stream_grouped(
+    conn: &Connection,
+    rows: &Sql,
+    ids: &[i64],
+    grouped: bool,
+) -> StoreResult<Vec<(i64, u64)>> {
+    let mut by_key: BTreeMap<i64, u64> = BTreeMap::new();
+    let mut stmt = conn.prepare_cached(&rows.text)?;
+    let mut found = stmt.query(params_from_iter(args(rows)))?;
+    while let Some(row) = found.next()? {
+        if ids.binary_search(&row.get(0)?).is_ok() {
+            let key = if grouped { row.get(1)? } else { 0 };
+            *by_key.entry(key).or_default() += 1;
+        }
+    }
+    Ok(by_key.into_iter().collect())
+}
+
+/// The page of a search with many matches: the user's calls walked in the
+/// list's order (an index, no call bodies) a stretch at a time, those that
+/// match kept, then read whole.
+fn walk(
+    conn: &Connection,
+    user_id: i64,
+    request: ListRequest<'_>,
+    matches: &mut Membership,
+    sink: &mut (dyn for<'r, 'v> FnMut(&'r CallView<'v>) + Send),
+) -> StoreResult<()> {
+    let plan = query::page_plan(
+        PageRead {
+            user_id,
+            filter: request.filter,
+            sort: request.sort,
+            window: request.window,
+            start: Start::default(),
+            search: None,
+            bounded: false,
+        },
+        "rowid AS r",
+        "page",
+        STYLE,
+    );
+    let (mut skip, take, backward) = match request.window {
+        Window::Offset { offset, limit } => (offset, limit, false),
+        Window::Keyset { forward, limit, .. } => (0, limit, !forward),
+    };
+    let take = usize::try_from(take).unwrap_or(usize::MAX);
+    let mut rowids = Vec::new();
+    {
+        let mut stmt = conn.prepare_cached(&plan.inner.text)?;
+        let id_column = stmt.column_count() - 1;
+        let mut rows = stmt.query(params_from_iter(args(&plan.inner)))?;
+        // Stretches grow, so a sparse walk makes few trips to the index.
+        let mut stretch = 64;
+        let mut done = false;
+        while !done && rowids.len() < take {
+            let mut chunk: Vec<(i64, i64)> = Vec::with_capacity(stretch);
+            while chunk.len() < stretch {
+                match rows.next()? {
+                    Some(row) => chunk.push((row.get(0)?, row.get(id_column)?)),
+                    None => {
+                        done = true;
+                        break;
+                    }
+                }
+            }
+            let ids: Vec<i64> = chunk.iter().map(|(_, id)| *id).collect();
+            if ids.is_empty() {
+                break;
+            }
+            let hits = matches.among(conn, &ids)?;
+            for ((rowid, _), hit) in chunk.iter().zip(hits) {
+                if !hit {
+                    continue;
+                }
+                if skip > 0 {
+                    skip -= 1;
+                } else if rowids.len() < take {
+                    rowids.push(*rowid);
+                }
+            }
+            stretch = (stretch * 2).min(4_096);
+        }
+    }
+    // Read backwards, the nearest come first: the list's order is the other way.
+    if backward {
+        rowids.reverse();
+    }
+    let mut stmt = conn.prepare_cached(CALL_BY_ROWID)?;
+    for rowid in rowids {
+        let mut rows = stmt.query([rowid])?;
+        if let Some(row) = rows.next()? {
+            sink(&view_from_row(row)?);
+        }
+    }
+    Ok(())
 }
 
 /// Hands the page's rows to `sink`, in order.
@@ -198,6 +336,7 @@ fn page(
             window,
             start,
             search,
+            bounded: true,
         },
         "rowid AS r",
         "page",

@@ -12,6 +12,8 @@
 //!   a count with other filters probes the matches, gathered once, from the
 //!   covering index.
 
+use std::rc::Rc;
+
 use rusqlite::{Connection, params};
 
 use crate::domain::listing::Window;
@@ -57,29 +59,111 @@ pub fn backfill(conn: &Connection) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// How a read joins a search's matches.
+pub enum Matches {
+    /// Few: each looked up by id (a condition on the read), the rest of the
+    /// conditions checked on it.
+    Lookup(SearchCondition),
+    /// Many: the read walks the user's calls in order and keeps those that
+    /// match (see [`Membership`]).
+    Walk(Membership),
+}
+
+/// Tells which calls of a walk match, a stretch of the walk at a time: the
+/// matches among the stretch's ids are read from the index by id range
+/// (FTS5 seeks to a rowid), so a page needs only the matches near it. Ids
+/// grow with creation time, so in a list by time a stretch's ids are close
+/// together; where they are not (a list by duration), a stretch would read
+/// most matches, and every match is read once instead.
+pub struct Membership {
+    expression: String,
+    /// Every match's id, sorted, once read in full.
+    all: Option<Rc<Vec<i64>>>,
+}
+
+/// A stretch whose id range holds more matches than this (and 8 times its
+/// own size) reads every match instead.
+const STRETCH_MATCHES: usize = 4_096;
+
+impl Membership {
+    /// Every match, gathered now (a count of many matches needs them all).
+    pub fn gathered(conn: &Connection, expression: &str) -> StoreResult<Self> {
+        let ids = matching(conn, expression, None)?;
+        Ok(Self {
+            expression: expression.to_owned(),
+            all: Some(Rc::new(ids)),
+        })
+    }
+
+    /// The matching ids, when gathered in full.
+    pub fn all(&self) -> Option<&[i64]> {
+        self.all.as_deref().map(Vec::as_slice)
+    }
+
+    /// Which of `ids` match.
+    pub fn among(&mut self, conn: &Connection, ids: &[i64]) -> StoreResult<Vec<bool>> {
+        if self.all.is_none() {
+            let (lo, hi) = ids.iter().fold((i64::MAX, i64::MIN), |(lo, hi), id| {
+                (lo.min(*id), hi.max(*id))
+            });
+            let near = matching(conn, &self.expression, Some((lo, hi)))?;
+            if near.len() <= STRETCH_MATCHES.max(8 * ids.len()) {
+                return Ok(ids
+                    .iter()
+                    .map(|id| near.binary_search(id).is_ok())
+                    .collect());
+            }
+            self.all = Some(Rc::new(matching(conn, &self.expression, None)?));
+        }
+        let all = self.all.as_deref().map_or(&[][..], Vec::as_slice);
+        Ok(ids.iter().map(|id| all.binary_search(id).is_ok()).collect())
+    }
+}
+
+/// The ids matching an FTS5 expression (within an id range), sorted.
+fn matching(
+    conn: &Connection,
+    expression: &str,
+    range: Option<(i64, i64)>,
+) -> StoreResult<Vec<i64>> {
+    let (lo, hi) = range.unwrap_or((i64::MIN, i64::MAX));
+    let mut ids: Vec<i64> = conn
+        .prepare_cached(
+            "SELECT rowid FROM call_words WHERE call_words MATCH ?1 AND rowid >= ?2 AND rowid <= ?3",
+        )?
+        .query_map(params![expression, lo, hi], |r| r.get(0))?
+        .collect::<rusqlite::Result<_>>()?;
+    // FTS5 yields rowids in order; sorted whatever it does.
+    ids.sort_unstable();
+    Ok(ids)
+}
+
 /// What a search adds to one read.
 pub struct Search {
     /// How many calls of the user match the query alone.
     pub matches: u64,
-    /// The condition for counting the filter's calls.
-    pub count: SearchCondition,
-    /// The condition for reading the page.
-    pub page: SearchCondition,
+    /// For the counts (the total, facets) when other filters narrow too:
+    /// looked up, or every match gathered.
+    pub count: Matches,
+    /// For the page.
+    pub page: Matches,
 }
 
-/// Rough costs, in microseconds, from profiles of the benchmark's data: a
-/// call looked up by id (index and row), a call of the walk checked against
-/// the index, a match gathered for probing.
-const LOOKUP_US: u64 = 2;
-const CHECK_US: u64 = 10;
-const GATHER_US: u64 = 1;
+/// Rough costs, in nanoseconds, from profiles of the benchmark's data: a
+/// call looked up by id (index and row), a row of a walk or a stream tested
+/// against matches, a match read from the index.
+const LOOKUP_NS: u64 = 2_000;
+const WALK_NS: u64 = 250;
+const GATHER_NS: u64 = 40;
 
-/// Counts the query's matches and picks how the read joins them.
+/// Counts the query's matches (FTS5 counts a word's entries without reading
+/// any call: ~26 ns a match) and picks how the read joins them.
 pub fn prepare(
     conn: &Connection,
     user_id: i64,
     query: &SearchQuery,
     window: Window,
+    narrowed: bool,
 ) -> StoreResult<Search> {
     let expression = fts5_match(user_id, query);
     let matches: i64 = conn
@@ -90,46 +174,41 @@ pub fn prepare(
         .prepare_cached("SELECT coalesce(sum(n), 0) FROM call_user_totals WHERE user_id = ?1")?
         .query_row([user_id], |r| r.get(0))?;
     let calls = calls.unsigned_abs().max(1);
-    let text = || vec![SqlValue::Text(expression.clone())];
-    let lookup = || SearchCondition {
-        part: Part::new(
-            format!("id IN (SELECT rowid FROM call_words WHERE call_words MATCH {MARK})"),
-            text(),
-        ),
-        drives: true,
-    };
-    // A count with other filters: the matches looked up one by one, or
-    // gathered once and probed while the covering index is scanned.
-    let count = if matches * LOOKUP_US <= matches * GATHER_US + calls / 4 {
-        lookup()
-    } else {
-        SearchCondition {
-            part: Part::new(
-                format!("+id IN (SELECT rowid FROM call_words WHERE call_words MATCH {MARK})"),
-                text(),
-            ),
-            drives: false,
-        }
-    };
-    // A page: every match looked up (and sorted), or the walk, which reads
-    // about calls/matches calls for each one it keeps.
+    let lookup_cost = matches.saturating_mul(LOOKUP_NS);
+    // A page walks about calls/matches calls for each one it keeps.
     let wanted = match window {
         Window::Offset { offset, limit } => offset.saturating_add(limit),
         Window::Keyset { limit, .. } => limit,
     };
-    let walk = wanted.saturating_mul(calls) / matches.max(1) * CHECK_US;
-    let page = if matches * LOOKUP_US <= walk {
+    let walk_cost = wanted.saturating_mul(calls) / matches.max(1) * WALK_NS;
+    // A count with other filters streams (up to) all of the user's calls.
+    let stream_cost = calls.saturating_mul(WALK_NS) + matches.saturating_mul(GATHER_NS);
+    let lookup = || {
+        Matches::Lookup(SearchCondition {
+            part: Part::new(
+                format!("id IN (SELECT rowid FROM call_words WHERE call_words MATCH {MARK})"),
+                vec![SqlValue::Text(expression.clone())],
+            ),
+            drives: true,
+        })
+    };
+    let count = if !narrowed || lookup_cost <= stream_cost {
         lookup()
     } else {
-        SearchCondition {
-            part: Part::new(
-                format!(
-                    "EXISTS (SELECT 1 FROM call_words WHERE call_words MATCH {MARK} AND rowid = calls.id)"
-                ),
-                text(),
-            ),
-            drives: false,
-        }
+        Matches::Walk(Membership::gathered(conn, &expression)?)
+    };
+    let page = if lookup_cost <= walk_cost {
+        lookup()
+    } else {
+        // What the count gathered already serves the page too.
+        let all = match &count {
+            Matches::Walk(m) => m.all.clone(),
+            Matches::Lookup(_) => None,
+        };
+        Matches::Walk(Membership {
+            expression: expression.clone(),
+            all,
+        })
     };
     Ok(Search {
         matches,

@@ -223,7 +223,8 @@ pub struct CallListQuery {
     /// The parameters as the client sent them, in their order, for the
     /// paginator's URLs.
     pub echo: Vec<(String, String)>,
-    /// Binds this request's cursors to its filters and sort.
+    /// Binds this request's cursors to its filters and sort (cursor mode
+    /// only: a hash per request is not free).
     pub fingerprint: String,
 }
 
@@ -293,13 +294,16 @@ pub fn parse_call_list(pairs: &[(String, String)]) -> Result<CallListQuery, Fiel
     let mut names: Vec<&str> = FILTER_PARAMS.to_vec();
     names.extend(["fields", "facets", "paginate"]);
     let echo = params::echo(pairs, &names, &ARRAY_PARAMS);
-    let fingerprint = fingerprint(&echo, &UNBOUND);
-
     let page = parse_page_query(pairs, 15, &mut errors);
     let cursor_text = match Param::of(pairs, "cursor") {
         Param::Absent => None,
         Param::Value(text) => Some(Some(text)),
         Param::Array => Some(None),
+    };
+    let fingerprint = if by_cursor || cursor_text.is_some() {
+        fingerprint(&echo, &UNBOUND)
+    } else {
+        String::new()
     };
     let paging = match cursor_text {
         None if !by_cursor => Paging::Pages(page),

@@ -52,14 +52,17 @@ pub enum Placeholder {
 }
 
 impl Placeholder {
-    /// The `n`th placeholder for `value`. PostgreSQL gets explicit types, so
-    /// that one i64 binds to any integer column.
-    pub fn nth(self, n: usize, value: &SqlValue) -> String {
-        match (self, value) {
-            (Self::Question, _) => format!("?{n}"),
-            (Self::Dollar, SqlValue::Int(_)) => format!("${n}::bigint"),
-            (Self::Dollar, SqlValue::Text(_)) => format!("${n}::text"),
-            (Self::Dollar, SqlValue::Ints(_)) => format!("${n}::bigint[]"),
+    /// Appends the `n`th placeholder for `value`. PostgreSQL gets explicit
+    /// types, so that one i64 binds to any integer column.
+    pub fn write_nth(self, out: &mut String, n: usize, value: &SqlValue) {
+        out.push(if self == Self::Question { '?' } else { '$' });
+        out.push_str(itoa::Buffer::new().format(n));
+        if self == Self::Dollar {
+            out.push_str(match value {
+                SqlValue::Int(_) => "::bigint",
+                SqlValue::Text(_) => "::text",
+                SqlValue::Ints(_) => "::bigint[]",
+            });
         }
     }
 }
@@ -83,13 +86,22 @@ impl Part {
     }
 
     fn compare(column_op: &str, value: SqlValue) -> Self {
-        Self::new(format!("{column_op} {MARK}"), vec![value])
+        // (Pushed, not `format!`ed: a list request writes a dozen of these
+        // and the formatting machinery showed in its profile.)
+        let mut sql = String::with_capacity(column_op.len() + 2);
+        sql.push_str(column_op);
+        sql.push(' ');
+        sql.push(MARK);
+        Self::new(sql, vec![value])
     }
 
     /// `column = v`, or `column IN (v, w, ...)` for several.
     fn any_of(column: &str, values: &[i64]) -> Self {
         if let [one] = values {
-            return Self::compare(&format!("{column} ="), SqlValue::Int(*one));
+            let mut column_op = String::with_capacity(column.len() + 2);
+            column_op.push_str(column);
+            column_op.push_str(" =");
+            return Self::compare(&column_op, SqlValue::Int(*one));
         }
         let marks = vec![MARK.to_string(); values.len()].join(", ");
         Self::new(
@@ -114,19 +126,16 @@ pub struct Conditions {
 
 /// Numbers the marks of `sql`, from `first`.
 fn number(sql: &str, values: &[SqlValue], style: Placeholder, first: usize) -> String {
-    let mut out = String::with_capacity(sql.len() + 8 * values.len());
-    let mut n = 0;
-    for c in sql.chars() {
-        if c == MARK {
-            match values.get(n) {
-                Some(value) => out.push_str(&style.nth(first + n, value)),
+    let mut out = String::with_capacity(sql.len() + 12 * values.len());
+    for (n, piece) in sql.split(MARK).enumerate() {
+        if n > 0 {
+            match values.get(n - 1) {
+                Some(value) => style.write_nth(&mut out, first + n - 1, value),
                 // A mark without a value is a bug here; NULL matches nothing.
                 None => out.push_str("NULL"),
             }
-            n += 1;
-        } else {
-            out.push(c);
         }
+        out.push_str(piece);
     }
     out
 }
@@ -161,7 +170,10 @@ impl Conditions {
         let tail_text = number(&tail.sql, &tail.values, style, values.len() + 1);
         values.extend(tail.values.iter().cloned());
         Sql {
-            text: format!("SELECT {select} FROM {table} WHERE {body}{tail_text}"),
+            text: [
+                "SELECT ", select, " FROM ", table, " WHERE ", &body, &tail_text,
+            ]
+            .concat(),
             values,
         }
     }
@@ -436,8 +448,49 @@ fn split_days(span: Span) -> DaySplit {
 }
 
 /// The counts whose signed sum is the number of the filter's calls (grouped
-/// by `group` when given). Search needs the backend's condition.
+/// by `group` when given). Search needs the backend's condition. The
+/// default list's one count is written once per thread (see [`page_plan`]).
 pub fn count_plan(
+    user_id: i64,
+    filter: &CallFilter,
+    group: Option<Facet>,
+    search: Option<&SearchCondition>,
+    style: Placeholder,
+) -> Vec<CountPart> {
+    if group.is_some() || search.is_some() || *filter != CallFilter::default() {
+        return build_count_plan(user_id, filter, group, search, style);
+    }
+    thread_local! {
+        static PLAIN: std::cell::RefCell<Vec<(Placeholder, String)>> =
+            const { std::cell::RefCell::new(Vec::new()) };
+    }
+    let text = PLAIN.with_borrow_mut(|cache| {
+        if let Some((_, text)) = cache.iter().find(|(s, _)| *s == style) {
+            return text.clone();
+        }
+        let built = build_count_plan(user_id, filter, group, search, style);
+        let text = built
+            .first()
+            .map(|p| p.sql.text.clone())
+            .unwrap_or_default();
+        cache.push((style, text.clone()));
+        text
+    });
+    let plan = vec![CountPart {
+        sign: 1,
+        sql: Sql {
+            text,
+            values: vec![SqlValue::Int(user_id)],
+        },
+    }];
+    debug_assert_eq!(
+        plan,
+        build_count_plan(user_id, filter, group, search, style)
+    );
+    plan
+}
+
+fn build_count_plan(
     user_id: i64,
     filter: &CallFilter,
     group: Option<Facet>,
@@ -685,6 +738,7 @@ fn key_values(sort: Sort, phone: bool, key: SortKey) -> Vec<i64> {
 /// FROM calls WHERE ... ORDER BY ... LIMIT ...` (the sort keys as `k0`...,
 /// the id as `i`), and the order to read its output in (`page.k0 DESC,
 /// ...`). `first` is what each backend fetches the full row by.
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PagePlan {
     pub inner: Sql,
     /// `ORDER BY` over the inner statement's columns, prefixed by `alias.`.
@@ -711,7 +765,56 @@ pub struct PageRead<'a> {
     pub bounded: bool,
 }
 
+/// [`page_plan`], with the statements of the default list (no filter, newest
+/// first, by page number) written once per thread and reused: it is the
+/// request Famulor's clients make most, and writing its SQL anew was ~5% of
+/// it (callgrind, docs/PERFORMANCE.md). The same builder writes them.
 pub fn page_plan(read: PageRead<'_>, first: &str, alias: &str, style: Placeholder) -> PagePlan {
+    let Window::Offset { offset, limit } = read.window else {
+        return build_page_plan(read, first, alias, style);
+    };
+    let plain = read.sort == Sort::CreatedDesc
+        && read.start.day.is_none()
+        && read.search.is_none()
+        && read.bounded
+        && *read.filter == CallFilter::default();
+    if !plain {
+        return build_page_plan(read, first, alias, style);
+    }
+    thread_local! {
+        static PLAIN: std::cell::RefCell<Vec<(Placeholder, String, String, PagePlan)>> =
+            const { std::cell::RefCell::new(Vec::new()) };
+    }
+    let values = vec![
+        SqlValue::Int(read.user_id),
+        SqlValue::Int(to_i64(limit)),
+        SqlValue::Int(to_i64(offset)),
+    ];
+    PLAIN.with_borrow_mut(|cache| {
+        let found = cache
+            .iter()
+            .find(|(s, f, a, _)| *s == style && f == first && a == alias)
+            .map(|(_, _, _, plan)| plan);
+        let plan = match found {
+            Some(plan) => PagePlan {
+                inner: Sql {
+                    text: plan.inner.text.clone(),
+                    values,
+                },
+                outer_order: plan.outer_order.clone(),
+            },
+            None => {
+                let plan = build_page_plan(read, first, alias, style);
+                cache.push((style, first.to_owned(), alias.to_owned(), plan.clone()));
+                plan
+            }
+        };
+        debug_assert_eq!(plan, build_page_plan(read, first, alias, style));
+        plan
+    })
+}
+
+fn build_page_plan(read: PageRead<'_>, first: &str, alias: &str, style: Placeholder) -> PagePlan {
     let PageRead {
         user_id,
         filter,
@@ -764,15 +867,18 @@ pub fn page_plan(read: PageRead<'_>, first: &str, alias: &str, style: Placeholde
         keys.iter()
             .enumerate()
             .map(|(i, (expr, desc))| {
-                let column = if prefix.is_empty() {
-                    (*expr).to_owned()
+                let mut column = String::new();
+                if prefix.is_empty() {
+                    column.push_str(expr);
                 } else if i + 1 == keys.len() {
-                    format!("{prefix}.i")
+                    column.extend([prefix, ".i"]);
                 } else {
-                    format!("{prefix}.k{i}")
-                };
-                let desc = *desc == forward;
-                format!("{column}{}", if desc { " DESC" } else { "" })
+                    column.extend([prefix, ".k", itoa::Buffer::new().format(i)]);
+                }
+                if *desc == forward {
+                    column.push_str(" DESC");
+                }
+                column
             })
             .collect::<Vec<_>>()
             .join(", ")
@@ -780,9 +886,9 @@ pub fn page_plan(read: PageRead<'_>, first: &str, alias: &str, style: Placeholde
     let mut select = vec![first.to_owned()];
     for (i, (expr, _)) in keys.iter().enumerate() {
         if i + 1 == keys.len() {
-            select.push(format!("{expr} AS i"));
+            select.push([expr, " AS i"].concat());
         } else {
-            select.push(format!("{expr} AS k{i}"));
+            select.push([expr, " AS k", itoa::Buffer::new().format(i)].concat());
         }
     }
     let limit_mark = match style {
@@ -793,12 +899,14 @@ pub fn page_plan(read: PageRead<'_>, first: &str, alias: &str, style: Placeholde
         Placeholder::Dollar => MARK.to_string(),
     };
     let mut tail_values = Vec::new();
-    let mut tail = format!(" ORDER BY {}", order("", forward));
+    let mut tail = [" ORDER BY ", &order("", forward)].concat();
     if bounded {
-        tail.push_str(&format!(" LIMIT {limit_mark}"));
+        tail.push_str(" LIMIT ");
+        tail.push_str(&limit_mark);
         tail_values.push(SqlValue::Int(to_i64(limit)));
         if let Some(offset) = offset {
-            tail.push_str(&format!(" OFFSET {MARK}"));
+            tail.push_str(" OFFSET ");
+            tail.push(MARK);
             tail_values.push(SqlValue::Int(to_i64(offset)));
         }
     }

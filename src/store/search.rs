@@ -33,6 +33,11 @@ pub fn fts5_document(user_id: i64, words: &str) -> String {
     out
 }
 
+/// A word as the FTS5 index holds it: with its owner's id.
+pub fn fts5_term(user_id: i64, word: &str) -> String {
+    format!("{user_id}_{word}")
+}
+
 fn fts5_part(user_id: i64, part: &Part) -> String {
     // Words hold letters, digits and the owner's `_` only: nothing to escape.
     format!(

@@ -269,7 +269,55 @@ async fn every_write_keeps_the_index(app: TestApp) {
     assert_eq!(search(&app, &token, "q=gamma").await, (vec![1], 1));
 }
 
+/// A word's total stays exact through deletes and rewrites (SQLite counts a
+/// single word from the index's vocabulary, which must leave deleted calls
+/// out).
+async fn totals_survive_deletes_and_rewrites(app: TestApp) {
+    let (alice, token) = app.user("alice@example.com").await;
+    let calls: Vec<Value> = (1..=300)
+        .map(|id| {
+            call(
+                id,
+                json!({"transcript": transcript(&[("bot", "gemeinsam und anders")])}),
+            )
+        })
+        .collect();
+    app.import(&alice, &calls).await;
+    for id in (1..=300).step_by(3) {
+        assert_eq!(
+            app.delete(&format!("/api/user/calls/{id}"), &token)
+                .await
+                .status,
+            200
+        );
+    }
+    let rewritten: Vec<Value> = (2..=300)
+        .step_by(6)
+        .map(|id| {
+            call(
+                id,
+                json!({"transcript": transcript(&[("bot", "nur anders")])}),
+            )
+        })
+        .collect();
+    app.import(&alice, &rewritten).await;
+    // 300 - 100 deleted - 50 rewritten.
+    for (q, total) in [
+        ("q=gemeinsam", 150),
+        ("q=anders", 200),
+        ("q=gemein*", 150),
+        ("q=nur", 50),
+    ] {
+        assert_eq!(
+            search(&app, &token, &format!("{q}&per_page=1")).await.1,
+            total,
+            "{q}"
+        );
+    }
+}
+
 backend_tests!(
+    totals_survive_deletes_and_rewrites,
     words_prefixes_phrases,
     matches_mark_the_words,
     long_transcripts_match_alike,

@@ -1,5 +1,9 @@
+use super::count::{DaySplit, split_days};
 use super::*;
 use crate::domain::CallStatus;
+use crate::domain::cursor::SortKey;
+use crate::domain::listing::{Sort, Window};
+use crate::store::counts::DAY;
 
 const SUM: &str = "SELECT CAST(coalesce(sum(n), 0) AS BIGINT)";
 

@@ -55,7 +55,7 @@ CREATE INDEX calls_user_created ON calls
 -- 3. Sorts by duration and by cost. Calls without a cost come last in both
 --    directions: one index per direction, keyed by "has no cost" (ascending)
 --    or "has a cost" (read backwards, descending) first. The expressions must
---    stay exactly as the queries write them (src/store/query.rs).
+--    stay exactly as the queries write them (src/store/query/page.rs).
 CREATE INDEX calls_user_duration ON calls (user_id, duration, id);
 CREATE INDEX calls_user_cost_asc ON calls
     (user_id, (CASE WHEN total_cost IS NULL THEN 1 ELSE 0 END), coalesce(total_cost, 0), id);

@@ -9,7 +9,7 @@ use serde::Serialize;
 
 use crate::domain::timefmt::now_unix;
 use crate::domain::{AnsweredBy, CallStatus, CallType, JsonText, Money, NewCall};
-use crate::store::{Store, StoreError, User};
+use crate::store::{AssistantFields, CampaignFields, Store, StoreError, User};
 
 pub const DEMO_EMAIL: &str = "demo@callbase.local";
 const DEMO_CALLS: usize = 2000;
@@ -76,6 +76,21 @@ pub async fn ensure(store: &dyn Store) -> anyhow::Result<Demo> {
         }
         None => match store.create_user(DEMO_EMAIL, "Demo User").await {
             Ok(user) => {
+                // Created first, in one order: imports hand out ids in an
+                // order of their own (PostgreSQL's sorts names), and the
+                // README's examples name these ids on either backend.
+                for assistant in &ASSISTANTS {
+                    let fields = AssistantFields::named(assistant.name);
+                    let secret = crate::webhook::generate_secret();
+                    store.create_assistant(user.id, fields, secret).await?;
+                }
+                for name in CAMPAIGNS_DE {
+                    let fields = CampaignFields {
+                        name: name.to_owned(),
+                        status: "active".to_owned(),
+                    };
+                    store.create_campaign(user.id, fields).await?;
+                }
                 let calls = generate(DEMO_CALLS, now_unix(), 42);
                 for batch in calls.chunks(500) {
                     store.import_calls(user.id, batch.to_vec()).await?;

@@ -13,6 +13,7 @@ pub mod params;
 pub mod phone;
 pub mod post_call;
 pub mod search;
+pub mod stats;
 pub mod timefmt;
 pub mod validation;
 pub mod zone;

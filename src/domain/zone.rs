@@ -77,6 +77,19 @@ impl Zone {
         Some(start.timestamp().as_second())
     }
 
+    /// The local date of an instant; `None` outside the years 0000-9999.
+    pub fn local_date(&self, unix: i64) -> Option<time::Date> {
+        let at = jiff::Timestamp::from_second(unix).ok()?;
+        let date = self.tz.to_datetime(at).date();
+        let month = time::Month::try_from(u8::try_from(date.month()).ok()?).ok()?;
+        time::Date::from_calendar_date(
+            i32::from(date.year()),
+            month,
+            u8::try_from(date.day()).ok()?,
+        )
+        .ok()
+    }
+
     /// Unix seconds of the last second of a local day; `None` past 9999.
     pub fn day_end(&self, day: time::Date) -> Option<i64> {
         self.day_start(day.next_day()?).map(|next| next - 1)

@@ -10,6 +10,7 @@ mod listing;
 mod live;
 mod middleware;
 mod owned;
+mod stats;
 pub mod views;
 
 use std::sync::Arc;
@@ -109,6 +110,10 @@ pub fn router(state: AppState, limits: Limits) -> Router {
         .route(
             "/api/user/calls",
             reads_check(get(listing::list).post(live::create), "GET, HEAD, POST"),
+        )
+        .route(
+            "/api/user/calls/stats",
+            authed(get(stats::stats), "GET, HEAD"),
         )
         .route(
             "/api/user/calls/{id}",

@@ -172,6 +172,11 @@ pub fn rollup_key(state: &CallState) -> crate::store::counts::RollupKey {
         assistant_id: state.assistant_id,
         campaign_id: state.campaign_id,
         answered_by: state.answered_by,
+        measures: crate::store::counts::Measures::new(
+            state.duration,
+            state.total_cost.map(crate::domain::Money::units),
+            state.carrier_cost.map(crate::domain::Money::units),
+        ),
     })
 }
 

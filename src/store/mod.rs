@@ -6,6 +6,7 @@ pub mod postgres;
 pub mod query;
 pub mod search;
 pub mod sqlite;
+pub mod stats;
 
 use std::sync::Arc;
 
@@ -13,7 +14,9 @@ use async_trait::async_trait;
 
 use crate::domain::listing::{Facet, Sort, Window};
 use crate::domain::live::CallChange;
+use crate::domain::stats::StatsQuery;
 use crate::domain::{CallFilter, CallView, NewCall};
+use stats::StatsAnswer;
 
 mod live;
 pub use live::*;
@@ -287,6 +290,8 @@ pub trait Store: Send + Sync + 'static {
         user_id: i64,
         calls: Vec<NewCall>,
     ) -> StoreResult<Vec<ImportOutcome>>;
+    /// Stats of the user's calls (CONTRACT §9), from one snapshot.
+    async fn call_stats(&self, user_id: i64, query: &StatsQuery) -> StoreResult<StatsAnswer>;
     /// Number of calls of a user (demo seeding and the CLI; not a hot path).
     async fn count_user_calls(&self, user_id: i64) -> StoreResult<u64>;
 

@@ -30,6 +30,11 @@ fn to_call(spec: &Spec) -> Value {
             "assistant_name": ASSISTANTS[assistant],
             "campaign_name": CAMPAIGNS[campaign],
             "client_phone_number": PHONES[phone],
+            // Seconds and costs that change when a re-import moves a call,
+            // so that the rollups' sums move too (and none for some).
+            "duration": (at.rem_euclid(7)) * 10,
+            "total_cost": (at.rem_euclid(5) != 0).then(|| at.rem_euclid(5) as f64 / 100.0),
+            "carrier_cost": (at.rem_euclid(3) != 0).then(|| at.rem_euclid(3) as f64 / 1000.0),
             "created_at": callbase::domain::timefmt::format_rfc3339(T0 + at),
         }),
     )
@@ -215,6 +220,24 @@ fn check_counts(backend: Backend, ops: &[Op]) {
             }
         }
         for (user, token) in &users {
+            // The stats' sums, from the rollups (all time, UTC days, hours of
+            // a half-hour zone) and from rows (`duration_min=0` matches every
+            // call but no rollup can answer it): the same numbers.
+            for params in [
+                "interval=month",
+                "interval=month&timezone=Asia/Kolkata",
+                "interval=day&date_from=2024-02-28&date_to=2024-03-06&timezone=Asia/Kolkata",
+                "interval=day&date_from=2024-02-28&date_to=2024-03-06&timezone=Europe/Berlin&status=completed",
+                "interval=week&timezone=America/New_York&type=outbound&date_from=2024-02-01",
+                "interval=month&date_from=2024-03-02&date_to=2024-03-03&timezone=Europe/Berlin",
+            ] {
+                let rollups = app.get(&format!("/api/user/calls/stats?{params}"), token).await;
+                let rows = app
+                    .get(&format!("/api/user/calls/stats?{params}&duration_min=0"), token)
+                    .await;
+                assert_eq!(rollups.status, 200, "{params}: {}", rollups.body);
+                assert_eq!(rollups.body, rows.body, "stats?{params} after {ops:?}");
+            }
             let (assistants, campaigns) = owned_ids(&app, token).await;
             for (query, condition) in queries(&assistants, &campaigns) {
                 let answer = app.list(token, &format!("per_page=1&{query}")).await;

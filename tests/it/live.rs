@@ -18,6 +18,21 @@ fn status_code(status: &str) -> i64 {
 
 /// Every status's list total equals a plain count of the rows.
 async fn assert_totals_exact(app: &TestApp, token: &str, user_id: i64) {
+    // The stats' sums from the rollups equal those from rows
+    // (`duration_min=0` matches every call, but no rollup answers it).
+    for params in ["interval=month", "interval=day&timezone=Asia/Kolkata"] {
+        let rollups = app
+            .get(&format!("/api/user/calls/stats?{params}"), token)
+            .await;
+        let rows = app
+            .get(
+                &format!("/api/user/calls/stats?{params}&duration_min=0"),
+                token,
+            )
+            .await;
+        assert_eq!(rollups.status, 200, "{}", rollups.body);
+        assert_eq!(rollups.body, rows.body, "stats?{params}");
+    }
     for status in ["initiated", "ringing", "in-progress", "completed", "busy"] {
         let listed = app.list(token, &format!("status={status}")).await;
         let counted = app

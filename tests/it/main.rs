@@ -23,4 +23,5 @@ mod protocol;
 mod query_model;
 mod receiver;
 mod search;
+mod stats;
 mod validation;

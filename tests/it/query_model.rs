@@ -12,6 +12,7 @@ use serde_json::{Value, json};
 
 use crate::helpers::{Backend, STATUSES, TYPES, TestApp, call, try_spawn_app};
 use crate::search::transcript;
+use crate::stats::StatRow;
 
 const ANSWERED: [&str; 3] = ["human", "machine", "unknown"];
 const ASSISTANTS: [&str; 3] = ["A", "B", "C"];
@@ -548,6 +549,7 @@ async fn load(app: &TestApp, calls: &[ModelCall]) -> (Vec<String>, Vec<Vec<i64>>
                         "campaign_name": c.campaign.map(|p| CAMPAIGNS[p]),
                         "duration": c.duration,
                         "total_cost": c.cost.map(|u| serde_json::Number::from_f64(u as f64 / 1e8).expect("finite")),
+                        "carrier_cost": c.cost.map(|u| serde_json::Number::from_f64((u / 3) as f64 / 1e8).expect("finite")),
                         "created_at": callbase::domain::timefmt::format_rfc3339(c.created_at),
                         "transcript": transcript(&segments),
                     }),
@@ -666,6 +668,32 @@ fn check(backend: Backend, calls: &[ModelCall], queries: &[Query]) {
                     assert!(!matches.is_empty() && matches.len() <= 5, "{query}: {row}");
                 }
             }
+            // The stats of the same filters (CONTRACT §9), in the request's
+            // zone or, without one, another, by some interval.
+            let zone = match q.days {
+                Some((_, _, z)) => ZONES[z],
+                None => ZONES[q.sort % ZONES.len()],
+            };
+            let stats_params = if q.days.is_some() {
+                params.clone()
+            } else {
+                format!("{params}&timezone={zone}")
+            };
+            let interval = [None, Some("day"), Some("week"), Some("month")][(q.page as usize) % 4];
+            let stat_rows: Vec<StatRow> = rows
+                .iter()
+                .map(|c| StatRow {
+                    status: STATUSES[c.status],
+                    kind: TYPES[c.kind],
+                    answered: c.answered.map(|a| ANSWERED[a]),
+                    assistant: c.assistant.map(|a| (assistant_ids[q.owner][a], ASSISTANTS[a])),
+                    duration: c.duration,
+                    cost: c.cost,
+                    carrier: c.cost.map(|u| u / 3),
+                    created_at: c.created_at,
+                })
+                .collect();
+            crate::stats::check(&app, token, &stats_params, &stat_rows, zone, interval).await;
             if q.cursor {
                 let per_page = q.per_page.min(7);
                 walk(&app, token, &format!("{params}&per_page={per_page}"), &ids, total).await;

@@ -13,7 +13,7 @@ use crate::domain::timefmt::now_unix;
 use crate::domain::{
     AnsweredBy, CallRecord, CallStatus, CallType, CallView, Money, NewCall, phone,
 };
-use crate::store::counts::{CountDeltas, RollupCall, RollupKey};
+use crate::store::counts::{CountDeltas, Measures, RollupCall, RollupKey, Tally};
 use crate::store::{ImportOutcome, StoreError, StoreResult};
 
 /// The Call object's columns in the contract's order, joined with the
@@ -204,8 +204,7 @@ pub async fn delete(client: &mut Client, user_id: i64, call_id: i64) -> StoreRes
         )
         .await?;
         tx.query_opt(
-            "DELETE FROM calls WHERE user_id = $1 AND id = $2
-             RETURNING created_at, status, type, assistant_id, campaign_id, answered_by",
+            &format!("DELETE FROM calls WHERE user_id = $1 AND id = $2 RETURNING {KEY_COLUMNS}"),
             &[&user_id, &call_id],
         )
         .await?
@@ -224,8 +223,10 @@ pub async fn delete(client: &mut Client, user_id: i64, call_id: i64) -> StoreRes
     Ok(true)
 }
 
-/// The rollup key of a row `(created_at, status, type, assistant_id,
-/// campaign_id, answered_by)` from column `first` on.
+/// The columns [`key_of`] reads.
+const KEY_COLUMNS: &str = "created_at, status, type, assistant_id, campaign_id, answered_by, duration, total_cost, carrier_cost";
+
+/// The rollup key of a row of [`KEY_COLUMNS`] from column `first` on.
 fn key_of(row: &Row, first: usize) -> StoreResult<RollupKey> {
     Ok(RollupKey::from_codes(
         row.try_get(first)?,
@@ -234,10 +235,15 @@ fn key_of(row: &Row, first: usize) -> StoreResult<RollupKey> {
         row.try_get(first + 3)?,
         row.try_get(first + 4)?,
         row.try_get::<_, Option<i16>>(first + 5)?.map(i64::from),
+        Measures::new(
+            row.try_get(first + 6)?,
+            row.try_get(first + 7)?,
+            row.try_get(first + 8)?,
+        ),
     ))
 }
 
-/// Adds a transaction's count changes to the four rollups, one statement each;
+/// Adds a transaction's count changes to the rollups, one statement each;
 /// rows come sorted by key, so concurrent writers lock them in the same order.
 pub(super) async fn apply_deltas(
     tx: &Transaction<'_>,
@@ -246,59 +252,87 @@ pub(super) async fn apply_deltas(
 ) -> StoreResult<()> {
     let rollups = deltas.into_rollups();
     if !rollups.totals.is_empty() {
-        let (mut status, mut kind, mut assistant, mut campaign, mut answered, mut n) =
-            (vec![], vec![], vec![], vec![], vec![], vec![]);
-        for ((s, t, a, c, b), d) in &rollups.totals {
+        let (mut status, mut kind, mut assistant, mut campaign, mut answered) =
+            (vec![], vec![], vec![], vec![], vec![]);
+        let mut sums = Sums::default();
+        for ((s, t, a, c, b), tally) in &rollups.totals {
             status.push(small(*s));
             kind.push(small(*t));
             assistant.push(*a);
             campaign.push(*c);
             answered.push(small(*b));
-            n.push(*d);
+            sums.push(tally);
         }
         let stmt = tx
-            .prepare_cached(
-                "INSERT INTO call_totals (user_id, status, type, assistant_id, campaign_id, answered_by, n)
-                 SELECT $1, * FROM unnest($2::smallint[], $3::smallint[], $4::bigint[], $5::bigint[], $6::smallint[], $7::bigint[])
+            .prepare_cached(&format!(
+                "INSERT INTO call_totals (user_id, status, type, assistant_id, campaign_id, answered_by, {SUM_COLUMNS})
+                 SELECT $1, * FROM unnest($2::smallint[], $3::smallint[], $4::bigint[], $5::bigint[], $6::smallint[],
+                     $7::bigint[], $8::bigint[], $9::bigint[], $10::bigint[], $11::bigint[])
                  ON CONFLICT (user_id, status, type, assistant_id, campaign_id, answered_by)
-                 DO UPDATE SET n = call_totals.n + excluded.n",
-            )
+                 DO UPDATE SET {}",
+                sums_added("call_totals")
+            ))
             .await?;
-        tx.execute(
-            &stmt,
-            &[
-                &user_id, &status, &kind, &assistant, &campaign, &answered, &n,
-            ],
-        )
-        .await?;
+        let mut args: Vec<&(dyn ToSql + Sync)> =
+            vec![&user_id, &status, &kind, &assistant, &campaign, &answered];
+        args.extend(sums.refs());
+        tx.execute(&stmt, &args).await?;
     }
     if !rollups.counts.is_empty() {
-        let (mut day, mut status, mut kind, mut assistant, mut campaign, mut answered, mut n) =
-            (vec![], vec![], vec![], vec![], vec![], vec![], vec![]);
-        for (key, d) in &rollups.counts {
+        let (mut day, mut status, mut kind, mut assistant, mut campaign, mut answered) =
+            (vec![], vec![], vec![], vec![], vec![], vec![]);
+        let mut sums = Sums::default();
+        for (key, tally) in &rollups.counts {
             day.push(key.day);
             status.push(small(key.status));
             kind.push(small(key.call_type));
             assistant.push(key.assistant_id);
             campaign.push(key.campaign_id);
             answered.push(small(key.answered_by));
-            n.push(*d);
+            sums.push(tally);
         }
         let stmt = tx
-            .prepare_cached(
-                "INSERT INTO call_counts (user_id, day, status, type, assistant_id, campaign_id, answered_by, n)
-                 SELECT $1, * FROM unnest($2::bigint[], $3::smallint[], $4::smallint[], $5::bigint[], $6::bigint[], $7::smallint[], $8::bigint[])
+            .prepare_cached(&format!(
+                "INSERT INTO call_counts (user_id, day, status, type, assistant_id, campaign_id, answered_by, {SUM_COLUMNS})
+                 SELECT $1, * FROM unnest($2::bigint[], $3::smallint[], $4::smallint[], $5::bigint[], $6::bigint[],
+                     $7::smallint[], $8::bigint[], $9::bigint[], $10::bigint[], $11::bigint[], $12::bigint[])
                  ON CONFLICT (user_id, day, status, type, assistant_id, campaign_id, answered_by)
-                 DO UPDATE SET n = call_counts.n + excluded.n",
-            )
+                 DO UPDATE SET {}",
+                sums_added("call_counts")
+            ))
             .await?;
-        tx.execute(
-            &stmt,
-            &[
-                &user_id, &day, &status, &kind, &assistant, &campaign, &answered, &n,
-            ],
-        )
-        .await?;
+        let mut args: Vec<&(dyn ToSql + Sync)> = vec![
+            &user_id, &day, &status, &kind, &assistant, &campaign, &answered,
+        ];
+        args.extend(sums.refs());
+        tx.execute(&stmt, &args).await?;
+    }
+    for (table, unit, rows) in [
+        ("call_day_stats", "day", &rollups.day_stats),
+        ("call_hour_stats", "hour", &rollups.hour_stats),
+    ] {
+        if rows.is_empty() {
+            continue;
+        }
+        let (mut at, mut status) = (vec![], vec![]);
+        let mut sums = Sums::default();
+        for ((when, s), tally) in rows {
+            at.push(*when);
+            status.push(small(*s));
+            sums.push(tally);
+        }
+        let stmt = tx
+            .prepare_cached(&format!(
+                "INSERT INTO {table} (user_id, {unit}, status, {SUM_COLUMNS})
+                 SELECT $1, * FROM unnest($2::bigint[], $3::smallint[],
+                     $4::bigint[], $5::bigint[], $6::bigint[], $7::bigint[], $8::bigint[])
+                 ON CONFLICT (user_id, {unit}, status) DO UPDATE SET {}",
+                sums_added(table)
+            ))
+            .await?;
+        let mut args: Vec<&(dyn ToSql + Sync)> = vec![&user_id, &at, &status];
+        args.extend(sums.refs());
+        tx.execute(&stmt, &args).await?;
     }
     if !rollups.days.is_empty() {
         let (day, n): (Vec<i64>, Vec<i64>) = rollups.days.iter().copied().unzip();
@@ -320,6 +354,48 @@ pub(super) async fn apply_deltas(
         tx.execute(&stmt, &[&user_id, &rollups.all]).await?;
     }
     Ok(())
+}
+
+/// The summed columns of `call_totals` and `call_counts`, in [`Sums`]' order.
+const SUM_COLUMNS: &str = "n, duration_sum, duration_n, total_cost, carrier_cost";
+
+/// `col = table.col + excluded.col` for each summed column.
+fn sums_added(table: &str) -> String {
+    SUM_COLUMNS
+        .split(", ")
+        .map(|c| format!("{c} = {table}.{c} + excluded.{c}"))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// One array per summed column, for `unnest`.
+#[derive(Default)]
+struct Sums {
+    n: Vec<i64>,
+    duration_sum: Vec<i64>,
+    duration_n: Vec<i64>,
+    total_cost: Vec<i64>,
+    carrier_cost: Vec<i64>,
+}
+
+impl Sums {
+    fn push(&mut self, t: &Tally) {
+        self.n.push(t.n);
+        self.duration_sum.push(t.duration_sum);
+        self.duration_n.push(t.duration_n);
+        self.total_cost.push(t.total_cost);
+        self.carrier_cost.push(t.carrier_cost);
+    }
+
+    fn refs(&self) -> [&(dyn ToSql + Sync); 5] {
+        [
+            &self.n,
+            &self.duration_sum,
+            &self.duration_n,
+            &self.total_cost,
+            &self.carrier_cost,
+        ]
+    }
 }
 
 /// Assistant and campaign ids already resolved in this import call.
@@ -394,8 +470,10 @@ async fn import_unique(
         HashMap::new()
     } else {
         tx.query(
-            "SELECT id, created_at, status, type, assistant_id, campaign_id, answered_by FROM calls
-             WHERE user_id = $1 AND id = ANY($2) ORDER BY id FOR UPDATE",
+            &format!(
+                "SELECT id, {KEY_COLUMNS} FROM calls
+                 WHERE user_id = $1 AND id = ANY($2) ORDER BY id FOR UPDATE"
+            ),
             &[&user_id, &owned_ids],
         )
         .await?
@@ -422,6 +500,11 @@ async fn import_unique(
             assistant_id: assistant,
             campaign_id: campaign,
             answered_by: c.answered_by,
+            measures: Measures::new(
+                c.duration,
+                c.total_cost.map(Money::units),
+                c.carrier_cost.map(Money::units),
+            ),
         })
     };
     if !new.is_empty() {

@@ -39,6 +39,11 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         "search_and_filters",
         include_str!("migrations/0008_search_and_filters.sql"),
     ),
+    (
+        9,
+        "stats_sums",
+        include_str!("migrations/0009_stats_sums.sql"),
+    ),
 ];
 
 /// Arbitrary constant: the advisory lock all callbase processes agree on.

@@ -7,7 +7,10 @@ mod live;
 mod migrate;
 mod owned;
 mod search;
+mod stats;
 
+use crate::domain::stats::StatsQuery;
+use crate::store::stats::StatsAnswer;
 use std::str::FromStr;
 use std::time::Duration;
 
@@ -343,6 +346,11 @@ impl Store for PgStore {
     ) -> StoreResult<Vec<ImportOutcome>> {
         let mut client = self.pool.get().await?;
         calls::import(&mut client, user_id, &batch).await
+    }
+
+    async fn call_stats(&self, user_id: i64, query: &StatsQuery) -> StoreResult<StatsAnswer> {
+        let mut client = self.pool.get().await?;
+        stats::stats(&mut client, user_id, query).await
     }
 
     async fn count_user_calls(&self, user_id: i64) -> StoreResult<u64> {

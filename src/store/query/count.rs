@@ -19,17 +19,17 @@ pub struct CountPart {
 /// How a filter's calls are split for counting: whole UTC days from the
 /// rollups, and the calls of partial days from rows.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub(super) struct DaySplit {
+pub struct DaySplit {
     /// Whole days, inclusive; `(i64::MIN, i64::MAX)` for all time.
-    pub(super) days: Option<(i64, i64)>,
+    pub days: Option<(i64, i64)>,
     /// Partial days: `(sign, span)`.
-    pub(super) edges: Vec<(i64, Span)>,
+    pub edges: Vec<(i64, Span)>,
 }
 
 /// Splits `[from, to]` into whole UTC days and the edges around them, each
 /// edge taken the shorter way: the calls before midnight added, or the whole
 /// day added and the calls outside the range taken away.
-pub(super) fn split_days(span: Span) -> DaySplit {
+pub fn split_days(span: Span) -> DaySplit {
     if span.from.is_none() && span.to.is_none() {
         return DaySplit {
             days: None,

@@ -19,7 +19,10 @@ mod page;
 #[cfg(test)]
 mod tests;
 
-pub use count::{CountPart, DEEP_OFFSET, PageStart, count_plan, day_counts, locate, merge_days};
+pub use count::{
+    CountPart, DEEP_OFFSET, DaySplit, PageStart, count_plan, day_counts, locate, merge_days,
+    split_days,
+};
 pub use page::{PagePlan, PageRead, Start, page_plan};
 
 /// The phone index's second column: the 30-day period a call falls in,
@@ -90,7 +93,7 @@ impl Part {
         }
     }
 
-    fn compare(column_op: &str, value: SqlValue) -> Self {
+    pub fn compare(column_op: &str, value: SqlValue) -> Self {
         // (Pushed, not `format!`ed: a list request writes a dozen of these
         // and the formatting machinery showed in its profile.)
         let mut sql = String::with_capacity(column_op.len() + 2);
@@ -101,7 +104,7 @@ impl Part {
     }
 
     /// `column = v`, or `column IN (v, w, ...)` for several.
-    fn any_of(column: &str, values: &[i64]) -> Self {
+    pub fn any_of(column: &str, values: &[i64]) -> Self {
         if let [one] = values {
             let mut column_op = String::with_capacity(column.len() + 2);
             column_op.push_str(column);
@@ -271,7 +274,7 @@ impl Conditions {
     }
 
     /// The conditions on a rollup: dimensions, and whole days.
-    fn for_rollup(user_id: i64, filter: &CallFilter, days: Option<(i64, i64)>) -> Self {
+    pub fn for_rollup(user_id: i64, filter: &CallFilter, days: Option<(i64, i64)>) -> Self {
         let mut c = Self::default();
         c.push(Part::compare("user_id =", SqlValue::Int(user_id)));
         c.dimensions(filter);

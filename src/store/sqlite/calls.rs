@@ -11,7 +11,7 @@ use crate::domain::timefmt::now_unix;
 use crate::domain::{
     AnsweredBy, CallRecord, CallStatus, CallType, CallView, Money, NewCall, phone,
 };
-use crate::store::counts::{CountDeltas, RollupCall, RollupKey};
+use crate::store::counts::{CountDeltas, Measures, RollupCall, RollupKey};
 use crate::store::{Gate, ImportOutcome, Reader, StoreResult};
 
 /// The Call object's columns, in the contract's field order, for `SELECT`s
@@ -291,7 +291,7 @@ pub fn import(
         let existing: Option<(i64, RollupKey, bool)> = tx
             .prepare_cached(
                 "SELECT user_id, created_at, status, type, assistant_id, campaign_id, answered_by,
-                    transcript = ?2
+                    duration, total_cost, carrier_cost, transcript = ?2
                  FROM calls WHERE id = ?1",
             )?
             .query_row(params![call.id, call.transcript.as_str()], |r| {
@@ -302,8 +302,9 @@ pub fn import(
                     r.get(4)?,
                     r.get(5)?,
                     r.get(6)?,
+                    Measures::new(r.get(7)?, r.get(8)?, r.get(9)?),
                 );
-                Ok((r.get(0)?, key, r.get(7)?))
+                Ok((r.get(0)?, key, r.get(10)?))
             })
             .optional()?;
         // Another user's id: refused before anything (assistants included) is written.
@@ -380,6 +381,11 @@ fn import_key(call: &NewCall, assistant_id: Option<i64>, campaign_id: Option<i64
         assistant_id,
         campaign_id,
         answered_by: call.answered_by,
+        measures: Measures::new(
+            call.duration,
+            call.total_cost.map(Money::units),
+            call.carrier_cost.map(Money::units),
+        ),
     })
 }
 
@@ -389,7 +395,8 @@ pub fn delete(conn: &mut Connection, user_id: i64, call_id: i64) -> StoreResult<
     let removed: Option<RollupKey> = tx
         .prepare_cached(
             "DELETE FROM calls WHERE id = ?1 AND user_id = ?2
-             RETURNING created_at, status, type, assistant_id, campaign_id, answered_by",
+             RETURNING created_at, status, type, assistant_id, campaign_id, answered_by,
+                 duration, total_cost, carrier_cost",
         )?
         .query_row(params![call_id, user_id], |r| {
             Ok(RollupKey::from_codes(
@@ -399,6 +406,7 @@ pub fn delete(conn: &mut Connection, user_id: i64, call_id: i64) -> StoreResult<
                 r.get(3)?,
                 r.get(4)?,
                 r.get(5)?,
+                Measures::new(r.get(6)?, r.get(7)?, r.get(8)?),
             ))
         })
         .optional()?;
@@ -415,7 +423,7 @@ pub fn delete(conn: &mut Connection, user_id: i64, call_id: i64) -> StoreResult<
     Ok(removed.is_some())
 }
 
-/// Adds a transaction's count changes to the four rollups.
+/// Adds a transaction's count changes to the rollups.
 pub(super) fn apply_deltas(
     tx: &Connection,
     user_id: i64,
@@ -423,10 +431,15 @@ pub(super) fn apply_deltas(
 ) -> rusqlite::Result<()> {
     let rollups = deltas.into_rollups();
     let mut totals = tx.prepare_cached(
-        "INSERT INTO call_totals (user_id, status, type, assistant_id, campaign_id, answered_by, n)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7) ON CONFLICT DO UPDATE SET n = n + excluded.n",
+        "INSERT INTO call_totals (user_id, status, type, assistant_id, campaign_id, answered_by,
+             n, duration_sum, duration_n, total_cost, carrier_cost)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11) ON CONFLICT DO UPDATE SET
+             n = n + excluded.n, duration_sum = duration_sum + excluded.duration_sum,
+             duration_n = duration_n + excluded.duration_n,
+             total_cost = total_cost + excluded.total_cost,
+             carrier_cost = carrier_cost + excluded.carrier_cost",
     )?;
-    for ((status, call_type, assistant, campaign, answered_by), delta) in rollups.totals {
+    for ((status, call_type, assistant, campaign, answered_by), t) in rollups.totals {
         totals.execute(params![
             user_id,
             status,
@@ -434,14 +447,23 @@ pub(super) fn apply_deltas(
             assistant,
             campaign,
             answered_by,
-            delta
+            t.n,
+            t.duration_sum,
+            t.duration_n,
+            t.total_cost,
+            t.carrier_cost
         ])?;
     }
     let mut counts = tx.prepare_cached(
-        "INSERT INTO call_counts (user_id, day, status, type, assistant_id, campaign_id, answered_by, n)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8) ON CONFLICT DO UPDATE SET n = n + excluded.n",
+        "INSERT INTO call_counts (user_id, day, status, type, assistant_id, campaign_id, answered_by,
+             n, duration_sum, duration_n, total_cost, carrier_cost)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12) ON CONFLICT DO UPDATE SET
+             n = n + excluded.n, duration_sum = duration_sum + excluded.duration_sum,
+             duration_n = duration_n + excluded.duration_n,
+             total_cost = total_cost + excluded.total_cost,
+             carrier_cost = carrier_cost + excluded.carrier_cost",
     )?;
-    for (key, delta) in rollups.counts {
+    for (key, t) in rollups.counts {
         counts.execute(params![
             user_id,
             key.day,
@@ -450,8 +472,37 @@ pub(super) fn apply_deltas(
             key.assistant_id,
             key.campaign_id,
             key.answered_by,
-            delta
+            t.n,
+            t.duration_sum,
+            t.duration_n,
+            t.total_cost,
+            t.carrier_cost
         ])?;
+    }
+    for (table, unit, rows) in [
+        ("call_day_stats", "day", &rollups.day_stats),
+        ("call_hour_stats", "hour", &rollups.hour_stats),
+    ] {
+        let mut stmt = tx.prepare_cached(&format!(
+            "INSERT INTO {table} (user_id, {unit}, status, n, duration_sum, duration_n, total_cost, carrier_cost)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8) ON CONFLICT DO UPDATE SET
+                 n = n + excluded.n, duration_sum = duration_sum + excluded.duration_sum,
+                 duration_n = duration_n + excluded.duration_n,
+                 total_cost = total_cost + excluded.total_cost,
+                 carrier_cost = carrier_cost + excluded.carrier_cost"
+        ))?;
+        for ((at, status), t) in rows {
+            stmt.execute(params![
+                user_id,
+                at,
+                status,
+                t.n,
+                t.duration_sum,
+                t.duration_n,
+                t.total_cost,
+                t.carrier_cost
+            ])?;
+        }
     }
     let mut days = tx.prepare_cached(
         "INSERT INTO call_days (user_id, day, n) VALUES (?1, ?2, ?3) ON CONFLICT DO UPDATE SET n = n + excluded.n",

@@ -29,7 +29,7 @@ fn bind(value: &SqlValue) -> Value {
     }
 }
 
-fn args(sql: &Sql) -> impl Iterator<Item = Value> + '_ {
+pub(super) fn args(sql: &Sql) -> impl Iterator<Item = Value> + '_ {
     sql.values.iter().map(bind)
 }
 

@@ -7,7 +7,10 @@ mod migrate;
 mod owned;
 mod pool;
 mod search;
+mod stats;
 
+use crate::domain::stats::StatsQuery;
+use crate::store::stats::StatsAnswer;
 use std::path::{Path, PathBuf};
 
 use async_trait::async_trait;
@@ -280,6 +283,12 @@ impl Store for SqliteStore {
     ) -> StoreResult<Vec<ImportOutcome>> {
         self.pool
             .write(move |conn| calls::import(conn, user_id, &batch))
+            .await
+    }
+
+    async fn call_stats(&self, user_id: i64, query: &StatsQuery) -> StoreResult<StatsAnswer> {
+        self.pool
+            .read(move |conn| stats::stats(conn, user_id, query))
             .await
     }
 

@@ -140,6 +140,23 @@ fn matching(
 }
 
 /// What a search adds to one read.
+/// The search as a condition on `calls`: the matching ids, looked up.
+fn lookup_condition(expression: &str) -> SearchCondition {
+    SearchCondition {
+        part: Part::new(
+            format!("id IN (SELECT rowid FROM call_words WHERE call_words MATCH {MARK})"),
+            vec![SqlValue::Text(expression.to_owned())],
+        ),
+        drives: true,
+    }
+}
+
+/// The condition for reads that visit every match anyway (stats, export):
+/// the matches drive the read.
+pub fn condition(user_id: i64, query: &SearchQuery) -> SearchCondition {
+    lookup_condition(&fts5_match(user_id, query))
+}
+
 pub struct Search {
     /// How many calls of the user match the query alone.
     pub matches: u64,
@@ -196,15 +213,7 @@ pub fn prepare(
     let walk_cost = wanted.saturating_mul(calls) / matches.max(1) * WALK_NS;
     // A count with other filters streams (up to) all of the user's calls.
     let stream_cost = calls.saturating_mul(WALK_NS) + matches.saturating_mul(GATHER_NS);
-    let lookup = || {
-        Matches::Lookup(SearchCondition {
-            part: Part::new(
-                format!("id IN (SELECT rowid FROM call_words WHERE call_words MATCH {MARK})"),
-                vec![SqlValue::Text(expression.clone())],
-            ),
-            drives: true,
-        })
-    };
+    let lookup = || Matches::Lookup(lookup_condition(&expression));
     let count = if !narrowed || lookup_cost <= stream_cost {
         lookup()
     } else {

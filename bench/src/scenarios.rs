@@ -27,7 +27,7 @@ pub struct Scenario {
 }
 
 /// Every scenario, in the order run.
-pub const ALL: [&str; 10] = [
+pub const ALL: [&str; 12] = [
     "page1-largest",
     "filtered",
     "deep-page",
@@ -38,6 +38,8 @@ pub const ALL: [&str; 10] = [
     "filtered-arrays",
     "cursor-first",
     "cursor-deep",
+    "stats-all",
+    "stats-day-zone",
 ];
 
 /// A word in more than 30% of every tenant's calls (checked while preparing).
@@ -105,7 +107,9 @@ pub fn prepare(
             "search-common-small" => search_common(addr, context, SMALL)?,
             "filtered-arrays" => filtered_arrays(context)?,
             "cursor-first" => cursor(addr, context, 1)?,
-            _ => cursor(addr, context, DEEP_CURSOR_PAGE.min(last_page))?,
+            "cursor-deep" => cursor(addr, context, DEEP_CURSOR_PAGE.min(last_page))?,
+            "stats-all" => stats(context, false),
+            _ => stats(context, true),
         };
         // Every filtered request, and a sample of the ids: enough to pick a typical
         // body and to catch a scenario that would only measure errors.
@@ -274,6 +278,35 @@ fn cursor(
             offset,
         )]),
     ))
+}
+
+/// The largest tenant's stats over all time; with `series`, by local day
+/// in Berlin. Naively: a `GROUP BY` over the calls for the totals, and for
+/// the series one by day and status (with Berlin's winter offset fixed, which
+/// is cheaper than the real zone and so a generous baseline).
+fn stats(context: &Context<'_>, series: bool) -> (Vec<Request>, Naive) {
+    let path = if series {
+        "/api/user/calls/stats?interval=day&timezone=Europe/Berlin"
+    } else {
+        "/api/user/calls/stats"
+    };
+    let user = vec![Param::Int(context.user_ids[0])];
+    let mut naive = vec![Statement {
+        sql: "SELECT status, type, answered_by, assistant_id, count(*), sum(duration), \
+              sum(duration > 0), sum(total_cost), sum(carrier_cost) \
+              FROM calls WHERE user_id = ?1 GROUP BY 1, 2, 3, 4"
+            .to_owned(),
+        params: user.clone(),
+    }];
+    if series {
+        naive.push(Statement {
+            sql: "SELECT (created_at + 3600) / 86400, status, count(*), sum(duration), \
+                  sum(total_cost) FROM calls WHERE user_id = ?1 GROUP BY 1, 2"
+                .to_owned(),
+            params: user,
+        });
+    }
+    (one(&context.tokens[0], path.to_owned()), Some(vec![naive]))
 }
 
 fn one(token: &str, path: String) -> Vec<Request> {

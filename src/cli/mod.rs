@@ -1,6 +1,7 @@
 //! The command line: `serve`, `migrate`, `users`, `tokens`, `import`.
 
 mod admin;
+mod export;
 mod import;
 mod owned;
 mod serve;
@@ -74,6 +75,8 @@ pub enum Command {
     Campaigns(owned::CampaignsCommand),
     /// Import call records (NDJSON, or a JSON document with a `data` array).
     Import(import::ImportArgs),
+    /// Export a user's calls as NDJSON or CSV (the API's export, to a file).
+    Export(export::ExportArgs),
 }
 
 /// Parses arguments, runs the command, and maps its outcome to an exit code.
@@ -135,6 +138,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Assistants(command) => owned::assistants(&db, command).await,
         Command::Campaigns(command) => owned::campaigns(&db, command).await,
         Command::Import(args) => import::run(&db, args).await,
+        Command::Export(args) => export::run(&db, args).await,
     }
 }
 

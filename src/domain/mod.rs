@@ -3,6 +3,7 @@
 
 pub mod call;
 pub mod cursor;
+pub mod export;
 pub mod filter;
 pub mod json;
 pub mod listing;

@@ -4,6 +4,7 @@
 pub mod auth;
 mod calls;
 pub mod error;
+pub mod export;
 pub mod idempotency;
 mod input;
 mod listing;
@@ -110,6 +111,10 @@ pub fn router(state: AppState, limits: Limits) -> Router {
         .route(
             "/api/user/calls",
             reads_check(get(listing::list).post(live::create), "GET, HEAD, POST"),
+        )
+        .route(
+            "/api/user/calls/export",
+            authed(get(export::export), "GET, HEAD"),
         )
         .route(
             "/api/user/calls/stats",

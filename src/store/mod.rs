@@ -2,6 +2,7 @@
 //! URL scheme at start-up.
 
 pub mod counts;
+pub mod export;
 pub mod postgres;
 pub mod query;
 pub mod search;
@@ -292,6 +293,16 @@ pub trait Store: Send + Sync + 'static {
     ) -> StoreResult<Vec<ImportOutcome>>;
     /// Stats of the user's calls (CONTRACT §9), from one snapshot.
     async fn call_stats(&self, user_id: i64, query: &StatsQuery) -> StoreResult<StatsAnswer>;
+    /// Streams the filter's calls in `sort` order, from one snapshot, into
+    /// `chunks` (CONTRACT §10); stops early when their reader goes away.
+    /// Returns the calls written.
+    async fn export_calls(
+        &self,
+        user_id: i64,
+        filter: CallFilter,
+        sort: Sort,
+        chunks: export::Chunks,
+    ) -> StoreResult<u64>;
     /// Number of calls of a user (demo seeding and the CLI; not a hot path).
     async fn count_user_calls(&self, user_id: i64) -> StoreResult<u64>;
 

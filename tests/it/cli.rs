@@ -738,7 +738,75 @@ async fn scopes_assistants_and_campaigns(app: TestApp) {
     );
 }
 
+/// `callbase export` writes what the API's export answers, byte for byte.
+async fn export_command(app: TestApp) {
+    let url = app.database_url.clone();
+    let (alice, token) = app.user("alice@example.com").await;
+    let calls: Vec<serde_json::Value> = (1..=30)
+        .map(|id| {
+            call(
+                id,
+                json!({"status": if id % 2 == 0 { "failed" } else { "completed" }, "duration": id}),
+            )
+        })
+        .collect();
+    app.import(&alice, &calls).await;
+    let dir = tempfile::tempdir().expect("dir");
+    for (format, query) in [("csv", "status=failed&sort=duration"), ("ndjson", "")] {
+        let file = dir.path().join(format!("out.{format}"));
+        let path = file.to_string_lossy().into_owned();
+        let output = run(
+            &url,
+            &[
+                "export",
+                "--user",
+                "alice@example.com",
+                "--format",
+                format,
+                "--query",
+                query,
+                "-o",
+                &path,
+            ],
+        );
+        assert_eq!(output.status.code(), Some(0), "{output:?}");
+        let written = std::fs::read_to_string(&file).expect("file");
+        let api = app
+            .client
+            .get(format!(
+                "http://{}/api/user/calls/export?format={format}&{query}",
+                app.addr
+            ))
+            .bearer_auth(&token)
+            .send()
+            .await
+            .expect("export")
+            .text()
+            .await
+            .expect("body");
+        assert_eq!(written, api, "{format} {query}");
+        let expected = if format == "csv" { 15 } else { 30 };
+        assert!(
+            String::from_utf8_lossy(&output.stderr).contains(&format!("exported {expected} calls")),
+            "{output:?}"
+        );
+    }
+    let output = run(
+        &url,
+        &[
+            "export",
+            "--user",
+            "alice@example.com",
+            "--query",
+            "status=done",
+        ],
+    );
+    assert_eq!(output.status.code(), Some(2), "{output:?}");
+    assert!(String::from_utf8_lossy(&output.stderr).contains("The selected status is invalid."));
+}
+
 backend_tests!(
+    export_command,
     scopes_assistants_and_campaigns,
     users_and_tokens,
     import_command,

@@ -35,7 +35,7 @@ async fn walks_see_every_surviving_call_once(app: TestApp) {
         .enumerate()
     {
         let existing: HashSet<i64> = {
-            let ids = all_ids(&app, &token).await;
+            let ids = app.all_ids(&token, "").await;
             ids.into_iter().collect()
         };
         // Writes while the walk goes: new calls before, inside and after the
@@ -117,22 +117,6 @@ async fn walks_see_every_surviving_call_once(app: TestApp) {
             .collect();
         assert!(missed.is_empty(), "{sort}: missed {missed:?}");
     }
-}
-
-/// Every id of the user's calls, by walking pages of 100.
-async fn all_ids(app: &TestApp, token: &str) -> Vec<i64> {
-    let mut ids = Vec::new();
-    for page in 1.. {
-        let answer = app
-            .list(token, &format!("per_page=100&page={page}&fields=id"))
-            .await;
-        let got = answer.ids();
-        if got.is_empty() {
-            break;
-        }
-        ids.extend(got);
-    }
-    ids
 }
 
 backend_tests!(walks_see_every_surviving_call_once);

@@ -419,6 +419,25 @@ impl TestApp {
         send(request).await
     }
 
+    /// The ids of every page of the list for `query`, in order (pages of 100).
+    pub async fn all_ids(&self, token: &str, query: &str) -> Vec<i64> {
+        let mut ids = Vec::new();
+        for page in 1.. {
+            let answer = self
+                .list(
+                    token,
+                    &format!("{query}&per_page=100&page={page}&fields=id"),
+                )
+                .await;
+            let got = answer.ids();
+            if got.is_empty() {
+                break;
+            }
+            ids.extend(got);
+        }
+        ids
+    }
+
     pub async fn get(&self, path: &str, token: &str) -> Answer {
         self.request(reqwest::Method::GET, path, Some(token)).await
     }

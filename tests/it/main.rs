@@ -8,7 +8,9 @@ mod helpers;
 mod auth;
 mod cli;
 mod counts;
+
 mod cursor;
+mod export;
 mod finding;
 mod get_delete;
 mod import;

@@ -54,6 +54,17 @@ async fn sum_grouped(tx: &Transaction<'_>, parts: &[CountPart]) -> StoreResult<V
         .collect())
 }
 
+/// A read-only transaction whose reads all see one snapshot (a list's
+/// total and rows, stats, an export).
+pub(super) async fn snapshot(client: &mut Client) -> StoreResult<Transaction<'_>> {
+    Ok(client
+        .build_transaction()
+        .isolation_level(IsolationLevel::RepeatableRead)
+        .read_only(true)
+        .start()
+        .await?)
+}
+
 fn only_search(filter: &CallFilter) -> bool {
     filter.search.is_some()
         && CallFilter {
@@ -73,12 +84,7 @@ pub async fn list(
         return Ok((ListOutcome::empty(request.facets), Vec::new()));
     }
     // The total, the facets and the rows come from one snapshot.
-    let tx = client
-        .build_transaction()
-        .isolation_level(IsolationLevel::RepeatableRead)
-        .read_only(true)
-        .start()
-        .await?;
+    let tx = snapshot(client).await?;
     let search = match &filter.search {
         Some(q) => Some(search::prepare(&tx, user_id, q).await?),
         None => None,

@@ -2,6 +2,7 @@
 //! database (see docs/SCALING.md). Same behaviour as SQLite, set-based import.
 
 mod calls;
+mod export;
 mod list;
 mod live;
 mod migrate;
@@ -9,7 +10,10 @@ mod owned;
 mod search;
 mod stats;
 
+use crate::domain::CallFilter;
+use crate::domain::listing::Sort;
 use crate::domain::stats::StatsQuery;
+use crate::store::export::Chunks;
 use crate::store::stats::StatsAnswer;
 use std::str::FromStr;
 use std::time::Duration;
@@ -351,6 +355,17 @@ impl Store for PgStore {
     async fn call_stats(&self, user_id: i64, query: &StatsQuery) -> StoreResult<StatsAnswer> {
         let mut client = self.pool.get().await?;
         stats::stats(&mut client, user_id, query).await
+    }
+
+    async fn export_calls(
+        &self,
+        user_id: i64,
+        filter: CallFilter,
+        sort: Sort,
+        mut chunks: Chunks,
+    ) -> StoreResult<u64> {
+        let mut client = self.pool.get().await?;
+        export::export(&mut client, user_id, &filter, sort, &mut chunks).await
     }
 
     async fn count_user_calls(&self, user_id: i64) -> StoreResult<u64> {

@@ -2,9 +2,9 @@
 //! snapshot.
 
 use deadpool_postgres::{Client, Transaction};
-use tokio_postgres::IsolationLevel;
 use tokio_postgres::types::ToSql;
 
+use super::list::snapshot;
 use super::search::{self, bind};
 use crate::domain::stats::StatsQuery;
 use crate::store::StoreResult;
@@ -29,12 +29,7 @@ pub async fn stats(
     user_id: i64,
     query: &StatsQuery,
 ) -> StoreResult<StatsAnswer> {
-    let tx = client
-        .build_transaction()
-        .isolation_level(IsolationLevel::RepeatableRead)
-        .read_only(true)
-        .start()
-        .await?;
+    let tx = snapshot(client).await?;
     let mut data = StatsData::none(query);
     if !query::matches_nothing(&query.filter) {
         let days = data_days(user_id, STYLE);

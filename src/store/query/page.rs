@@ -98,6 +98,29 @@ pub struct PageRead<'a> {
     pub bounded: bool,
 }
 
+impl<'a> PageRead<'a> {
+    /// Every matching row in the list's order (an export).
+    pub fn all(
+        user_id: i64,
+        filter: &'a CallFilter,
+        sort: Sort,
+        search: Option<&'a SearchCondition>,
+    ) -> Self {
+        Self {
+            user_id,
+            filter,
+            sort,
+            window: Window::Offset {
+                offset: 0,
+                limit: u64::MAX,
+            },
+            start: Start::default(),
+            search,
+            bounded: false,
+        }
+    }
+}
+
 /// [`page_plan`], with the statements of the default list (no filter, newest
 /// first, by page number) written once per thread and reused: it is the
 /// request Famulor's clients make most, and writing its SQL anew was ~5% of

@@ -14,7 +14,8 @@ use super::search::{self, Matches, Membership};
 use crate::domain::listing::{Sort, Window};
 use crate::domain::{CallFilter, CallView};
 use crate::store::query::{
-    self, CountPart, DEEP_OFFSET, PageRead, Placeholder, SearchCondition, Sql, SqlValue, Start,
+    self, CountPart, DEEP_OFFSET, PagePlan, PageRead, Placeholder, SearchCondition, Sql, SqlValue,
+    Start,
 };
 use crate::store::{ListOutcome, ListRequest, Reader, StoreResult};
 
@@ -319,6 +320,18 @@ fn walk(
 /// full row into a temporary B-tree to sort them again; one on the
 /// subquery's columns does not; `IN (...)` built an ephemeral index; one
 /// statement per row paid 15 executions.)
+/// The full rows of a page plan's ids (`rowid AS r`), in its order.
+pub(super) fn rows_of(plan: &PagePlan) -> String {
+    // The outer order is already the subquery's, which SQLite keeps without
+    // a sort (it knows the co-routine yields it so) when the subquery reads
+    // forwards; written out so that the order is guaranteed rather than a
+    // property of the plan.
+    format!(
+        "{CALL_COLUMNS} FROM ({}) AS page CROSS JOIN calls c ON c.rowid = page.r {CALL_NAMES} ORDER BY {}",
+        plan.inner.text, plan.outer_order
+    )
+}
+
 fn page(
     conn: &Connection,
     user_id: i64,
@@ -342,15 +355,7 @@ fn page(
         "page",
         STYLE,
     );
-    // The outer order is already the subquery's, which SQLite keeps without
-    // a sort (it knows the co-routine yields it so) when the subquery reads
-    // forwards; written out so that the order is guaranteed rather than a
-    // property of the plan.
-    let sql = format!(
-        "{CALL_COLUMNS} FROM ({}) AS page CROSS JOIN calls c ON c.rowid = page.r {CALL_NAMES} ORDER BY {}",
-        plan.inner.text, plan.outer_order
-    );
-    let mut stmt = conn.prepare_cached(&sql)?;
+    let mut stmt = conn.prepare_cached(&rows_of(&plan))?;
     let mut rows = stmt.query(params_from_iter(args(&plan.inner)))?;
     while let Some(row) = rows.next()? {
         sink(&view_from_row(row)?);

@@ -1,6 +1,7 @@
 //! The embedded SQLite backend (the default): one file, WAL mode.
 
 mod calls;
+mod export;
 mod list;
 mod live;
 mod migrate;
@@ -9,7 +10,10 @@ mod pool;
 mod search;
 mod stats;
 
+use crate::domain::CallFilter;
+use crate::domain::listing::Sort;
 use crate::domain::stats::StatsQuery;
+use crate::store::export::Chunks;
 use crate::store::stats::StatsAnswer;
 use std::path::{Path, PathBuf};
 
@@ -289,6 +293,18 @@ impl Store for SqliteStore {
     async fn call_stats(&self, user_id: i64, query: &StatsQuery) -> StoreResult<StatsAnswer> {
         self.pool
             .read(move |conn| stats::stats(conn, user_id, query))
+            .await
+    }
+
+    async fn export_calls(
+        &self,
+        user_id: i64,
+        filter: CallFilter,
+        sort: Sort,
+        mut chunks: Chunks,
+    ) -> StoreResult<u64> {
+        self.pool
+            .read_long(move |conn| export::export(conn, user_id, &filter, sort, &mut chunks))
             .await
     }
 

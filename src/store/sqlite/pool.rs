@@ -277,6 +277,22 @@ impl Pool {
     }
 }
 
+impl Pool {
+    /// Runs a long read (an export) on a blocking thread, with a read-only
+    /// connection of its own: it would hold up every request of the async
+    /// worker it ran on.
+    pub async fn read_long<T, F>(&self, f: F) -> StoreResult<T>
+    where
+        T: Send + 'static,
+        F: FnOnce(&Connection) -> StoreResult<T> + Send + 'static,
+    {
+        let path = self.path.clone();
+        tokio::task::spawn_blocking(move || f(&open_reader(&path)?))
+            .await
+            .map_err(|e| anyhow::anyhow!("the export thread failed: {e}"))?
+    }
+}
+
 fn open_writer(path: &Path) -> anyhow::Result<Connection> {
     create_private(path)?;
     let conn = Connection::open(path).with_context(|| format!("opening {}", path.display()))?;

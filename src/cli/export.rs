@@ -36,9 +36,9 @@ pub struct ExportArgs {
 }
 
 pub async fn run(db: &super::Database, args: ExportArgs) -> anyhow::Result<ExitCode> {
-    let mut pairs: Vec<(String, String)> = form_urlencoded::parse(args.query.as_bytes())
-        .into_owned()
-        .collect();
+    // Read as the API reads a query string (a `+` in a phone number or an
+    // instant stays a plus).
+    let mut pairs = crate::http::query_pairs(Some(&args.query));
     pairs.retain(|(k, _)| k != "format");
     pairs.push(("format".to_owned(), args.format.clone()));
     let query = match parse_export(&pairs) {

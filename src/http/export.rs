@@ -9,7 +9,6 @@ use axum::body::{Body, Bytes};
 use axum::extract::{RawQuery, State};
 use axum::http::{HeaderValue, header};
 use axum::response::Response;
-use serde::Deserialize;
 use tokio::sync::mpsc;
 
 use super::AppState;
@@ -19,6 +18,7 @@ use super::error::ApiError;
 use super::views::{JsonBuf, write_call_view};
 use crate::domain::export::{ExportFormat, guard_formula, parse_export};
 use crate::domain::listing::CALL_FIELDS;
+use crate::domain::search::matches::segments;
 use crate::domain::timefmt::{format_rfc3339, now_unix};
 use crate::domain::{CallView, Money};
 use crate::store::export::{Chunks, Encoder};
@@ -105,18 +105,9 @@ fn csv_record(out: &mut Vec<u8>, cells: impl IntoIterator<Item = String>) {
     let _ = writer.flush();
 }
 
-#[derive(Deserialize)]
-struct Segment<'a> {
-    #[serde(borrow)]
-    text: std::borrow::Cow<'a, str>,
-    #[serde(borrow)]
-    sender: std::borrow::Cow<'a, str>,
-}
-
 /// The transcript as `sender: text` lines.
 fn transcript_lines(transcript: &[u8]) -> String {
-    let segments: Vec<Segment<'_>> = serde_json::from_slice(transcript).unwrap_or_default();
-    segments
+    segments(transcript)
         .iter()
         .map(|s| format!("{}: {}", s.sender, s.text))
         .collect::<Vec<_>>()
@@ -124,11 +115,7 @@ fn transcript_lines(transcript: &[u8]) -> String {
 }
 
 fn money(amount: Option<Money>) -> String {
-    amount.map_or_else(String::new, |m| {
-        let mut out = Vec::new();
-        m.write_to(&mut out);
-        String::from_utf8_lossy(&out).into_owned()
-    })
+    amount.map_or_else(String::new, |m| m.to_string())
 }
 
 fn csv_line(call: &CallView<'_>, out: &mut Vec<u8>) {

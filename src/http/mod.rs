@@ -3,6 +3,7 @@
 
 pub mod auth;
 mod calls;
+pub use calls::query_pairs;
 pub mod error;
 pub mod export;
 pub mod idempotency;

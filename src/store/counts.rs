@@ -82,6 +82,19 @@ impl Tally {
     }
 }
 
+/// The summed columns of the rollups that keep sums, in [`Tally`]'s order.
+pub const SUM_COLUMNS: &str = "n, duration_sum, duration_n, total_cost, carrier_cost";
+
+/// `col = table.col + excluded.col` for each of [`SUM_COLUMNS`]: an upsert's
+/// `DO UPDATE SET` (the same SQL on both backends).
+pub fn sums_added(table: &str) -> String {
+    SUM_COLUMNS
+        .split(", ")
+        .map(|c| format!("{c} = {table}.{c} + excluded.{c}"))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
 /// The rollup coordinates of one call, and what it adds to their sums.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct RollupKey {

@@ -13,7 +13,9 @@ use crate::domain::timefmt::now_unix;
 use crate::domain::{
     AnsweredBy, CallRecord, CallStatus, CallType, CallView, Money, NewCall, phone,
 };
-use crate::store::counts::{CountDeltas, Measures, RollupCall, RollupKey, Tally};
+use crate::store::counts::{
+    CountDeltas, Measures, RollupCall, RollupKey, SUM_COLUMNS, Tally, sums_added,
+};
 use crate::store::{ImportOutcome, StoreError, StoreResult};
 
 /// The Call object's columns in the contract's order, joined with the
@@ -354,18 +356,6 @@ pub(super) async fn apply_deltas(
         tx.execute(&stmt, &[&user_id, &rollups.all]).await?;
     }
     Ok(())
-}
-
-/// The summed columns of `call_totals` and `call_counts`, in [`Sums`]' order.
-const SUM_COLUMNS: &str = "n, duration_sum, duration_n, total_cost, carrier_cost";
-
-/// `col = table.col + excluded.col` for each summed column.
-fn sums_added(table: &str) -> String {
-    SUM_COLUMNS
-        .split(", ")
-        .map(|c| format!("{c} = {table}.{c} + excluded.{c}"))
-        .collect::<Vec<_>>()
-        .join(", ")
 }
 
 /// One array per summed column, for `unnest`.

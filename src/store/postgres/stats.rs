@@ -47,7 +47,7 @@ pub async fn stats(
         let Ok(mut plan) = StatsPlan::new(user_id, query, data_span, search.as_ref(), STYLE) else {
             return Ok(StatsAnswer::TooManyPeriods);
         };
-        for (index, read) in plan.reads().to_vec().into_iter().enumerate() {
+        for read in plan.take_reads() {
             for row in query_rows(&tx, &read.sql).await? {
                 let mut keys = Vec::with_capacity(read.keys);
                 for i in 0..read.keys {
@@ -61,7 +61,7 @@ pub async fn stats(
                     total_cost: row.try_get(k + 3)?,
                     carrier_cost: row.try_get(k + 4)?,
                 };
-                plan.absorb(index, &keys, tally);
+                plan.absorb(&read, &keys, tally);
             }
         }
         data = plan.finish();

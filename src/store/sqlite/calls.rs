@@ -11,7 +11,7 @@ use crate::domain::timefmt::now_unix;
 use crate::domain::{
     AnsweredBy, CallRecord, CallStatus, CallType, CallView, Money, NewCall, phone,
 };
-use crate::store::counts::{CountDeltas, Measures, RollupCall, RollupKey};
+use crate::store::counts::{CountDeltas, Measures, RollupCall, RollupKey, SUM_COLUMNS, sums_added};
 use crate::store::{Gate, ImportOutcome, Reader, StoreResult};
 
 /// The Call object's columns, in the contract's field order, for `SELECT`s
@@ -430,15 +430,12 @@ pub(super) fn apply_deltas(
     deltas: CountDeltas,
 ) -> rusqlite::Result<()> {
     let rollups = deltas.into_rollups();
-    let mut totals = tx.prepare_cached(
+    let mut totals = tx.prepare_cached(&format!(
         "INSERT INTO call_totals (user_id, status, type, assistant_id, campaign_id, answered_by,
-             n, duration_sum, duration_n, total_cost, carrier_cost)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11) ON CONFLICT DO UPDATE SET
-             n = n + excluded.n, duration_sum = duration_sum + excluded.duration_sum,
-             duration_n = duration_n + excluded.duration_n,
-             total_cost = total_cost + excluded.total_cost,
-             carrier_cost = carrier_cost + excluded.carrier_cost",
-    )?;
+                 {SUM_COLUMNS})
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11) ON CONFLICT DO UPDATE SET {}",
+        sums_added("call_totals")
+    ))?;
     for ((status, call_type, assistant, campaign, answered_by), t) in rollups.totals {
         totals.execute(params![
             user_id,
@@ -455,13 +452,12 @@ pub(super) fn apply_deltas(
         ])?;
     }
     let mut counts = tx.prepare_cached(
-        "INSERT INTO call_counts (user_id, day, status, type, assistant_id, campaign_id, answered_by,
-             n, duration_sum, duration_n, total_cost, carrier_cost)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12) ON CONFLICT DO UPDATE SET
-             n = n + excluded.n, duration_sum = duration_sum + excluded.duration_sum,
-             duration_n = duration_n + excluded.duration_n,
-             total_cost = total_cost + excluded.total_cost,
-             carrier_cost = carrier_cost + excluded.carrier_cost",
+        &format!(
+            "INSERT INTO call_counts (user_id, day, status, type, assistant_id, campaign_id,
+                 answered_by, {SUM_COLUMNS})
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12) ON CONFLICT DO UPDATE SET {}",
+            sums_added("call_counts")
+        ),
     )?;
     for (key, t) in rollups.counts {
         counts.execute(params![
@@ -484,12 +480,9 @@ pub(super) fn apply_deltas(
         ("call_hour_stats", "hour", &rollups.hour_stats),
     ] {
         let mut stmt = tx.prepare_cached(&format!(
-            "INSERT INTO {table} (user_id, {unit}, status, n, duration_sum, duration_n, total_cost, carrier_cost)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8) ON CONFLICT DO UPDATE SET
-                 n = n + excluded.n, duration_sum = duration_sum + excluded.duration_sum,
-                 duration_n = duration_n + excluded.duration_n,
-                 total_cost = total_cost + excluded.total_cost,
-                 carrier_cost = carrier_cost + excluded.carrier_cost"
+            "INSERT INTO {table} (user_id, {unit}, status, {SUM_COLUMNS})
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8) ON CONFLICT DO UPDATE SET {}",
+            sums_added(table)
         ))?;
         for ((at, status), t) in rows {
             stmt.execute(params![

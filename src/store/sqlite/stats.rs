@@ -35,9 +35,9 @@ fn read(conn: &Connection, user_id: i64, query: &StatsQuery) -> StoreResult<Stat
         let Ok(mut plan) = StatsPlan::new(user_id, query, data_span, search.as_ref(), STYLE) else {
             return Ok(StatsAnswer::TooManyPeriods);
         };
-        for (index, read) in plan.reads().to_vec().into_iter().enumerate() {
+        for read in plan.take_reads() {
             each_row(conn, &read.sql, read.keys, |keys, tally| {
-                plan.absorb(index, keys, tally);
+                plan.absorb(&read, keys, tally);
             })?;
         }
         data = plan.finish();

@@ -13,7 +13,7 @@
 //!   from `call_counts` and the edges from rows. A filter the rollups cannot
 //!   answer reads each matching call's time and adds it to its period.
 //!
-//! A backend runs [`StatsPlan::reads`] in one snapshot, hands every row to
+//! A backend runs [`StatsPlan::take_reads`] in one snapshot, hands every row to
 //! [`StatsPlan::absorb`], and takes the result from [`StatsPlan::finish`].
 
 pub mod cover;
@@ -305,15 +305,15 @@ impl StatsPlan {
         Ok(plan)
     }
 
-    pub fn reads(&self) -> &[Read] {
-        &self.reads
+    /// The statements to run, in order; each row of one goes to [`absorb`].
+    ///
+    /// [`absorb`]: Self::absorb
+    pub fn take_reads(&mut self) -> Vec<Read> {
+        std::mem::take(&mut self.reads)
     }
 
-    /// One row of read `index`: its key columns and its sums.
-    pub fn absorb(&mut self, index: usize, keys: &[i64], tally: Tally) {
-        let Some(read) = self.reads.get(index) else {
-            return;
-        };
+    /// One row of `read`: its key columns and its sums.
+    pub fn absorb(&mut self, read: &Read, keys: &[i64], tally: Tally) {
         let key = |i: usize| keys.get(i).copied().unwrap_or(0);
         match read.target {
             Target::Cells(sign) => {
